@@ -1,0 +1,50 @@
+# The commands the README shows. Everything installs into .venv from the package registries.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CUSTOMERS ?= 10000
+SEED ?= 42
+PORT ?= 3000
+export DO_NOT_TRACK := 1
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: install manifest demo test ui lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+# dagster-dbt reads dbt's manifest when the definitions are imported: build it first.
+manifest: install
+	@cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
+
+demo: manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/nextsale generate --customers $(CUSTOMERS) --seed $(SEED)
+	@mkdir -p data/logs
+	@echo "Materialising every asset through Dagster (log: data/logs/demo.log)..."
+	@$(BIN)/dagster asset materialize -m dagster_project.definitions --select '*' \
+		> data/logs/demo.log 2>&1 || { tail -40 data/logs/demo.log; exit 1; }
+	@$(BIN)/nextsale summary
+
+test: manifest
+	$(BIN)/pytest
+
+ui: manifest $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/python -m dagster_project.serve $(PORT)
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs

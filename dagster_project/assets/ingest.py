@@ -1,0 +1,107 @@
+"""One asset per raw source table: validate the landing files and load them into raw.*."""
+
+import dagster as dg
+
+from dagster_project.resources import Warehouse
+from nextsale.contracts import CONTRACTS, Contract
+from nextsale.ingest import TableLoad, ingest_table, reconcile
+
+ROWS_RECONCILE = "rows_reconcile"
+FILES_LOADED = "files_loaded"
+
+
+def _files_table(load: TableLoad) -> str:
+    lines = [
+        "| file | status | rows in | kept | quarantined | note |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for f in load.files:
+        note = f.error or (f"new columns: {', '.join(f.extra_columns)}" if f.extra_columns else "")
+        lines.append(
+            f"| {f.file} | {f.status} | {f.rows_in} | {f.rows_kept} | {f.rows_quarantined} | {note} |"
+        )
+    return "\n".join(lines)
+
+
+def _reasons_table(load: TableLoad) -> str:
+    if not load.reasons:
+        return "No rows quarantined."
+    lines = ["| reason | rows |", "|---|---:|"]
+    lines += [f"| {reason} | {n} |" for reason, n in load.reasons.most_common()]
+    return "\n".join(lines)
+
+
+def _files_problem(contract: Contract, load: TableLoad, landing: str) -> str | None:
+    if load.rejected:
+        return "Rejected whole: " + "; ".join(f.error or f.file for f in load.rejected)
+    if not load.files and not contract.optional:
+        return f"No landing files in {landing}/{contract.folder}; see README 'Your own data'."
+    return None
+
+
+def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["raw", contract.table])
+
+    @dg.asset(
+        key=key,
+        group_name="ingest",
+        kinds={"python", "duckdb"},
+        description=f"{contract.description} Loaded from landing folder `{contract.folder}/`; "
+        f"rejected rows go to `raw_quarantine.{contract.table}` with a reason.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                ROWS_RECONCILE,
+                asset=key,
+                blocking=True,
+                description="Rows in = rows kept + rows quarantined, for every loaded file.",
+            ),
+            dg.AssetCheckSpec(
+                FILES_LOADED,
+                asset=key,
+                blocking=True,
+                description="Every landing file could be read (no missing required column, "
+                "no empty or undecodable file).",
+            ),
+        ],
+    )
+    def _ingest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        load = ingest_table(warehouse.database, contract, warehouse.landing)
+        mismatches = reconcile(warehouse.database, contract)
+        problem = _files_problem(contract, load, warehouse.landing_dir)
+        if load.extra_columns:
+            context.log.warning(
+                f"{contract.table}: columns not in the contract were kept: {load.extra_columns}"
+            )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": load.table_rows,
+                "rows_in": load.total("rows_in"),
+                "rows_kept": load.total("rows_kept"),
+                "rows_quarantined": load.total("rows_quarantined"),
+                "files_loaded": sum(f.status == "loaded" for f in load.files),
+                "files_unchanged": sum(f.status == "unchanged" for f in load.files),
+                "files_rejected": len(load.rejected),
+                "new_columns": ", ".join(load.extra_columns) or "none",
+                "quarantine_reasons": dg.MetadataValue.md(_reasons_table(load)),
+                "files": dg.MetadataValue.md(_files_table(load)),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=ROWS_RECONCILE,
+                    passed=not mismatches,
+                    description="; ".join(mismatches) or None,
+                    metadata={"mismatched_files": len(mismatches)},
+                ),
+                dg.AssetCheckResult(
+                    check_name=FILES_LOADED,
+                    passed=problem is None,
+                    description=problem,
+                    metadata={"files_rejected": len(load.rejected)},
+                ),
+            ],
+        )
+
+    return _ingest
+
+
+ingest_assets = [build_ingest_asset(contract) for contract in CONTRACTS]

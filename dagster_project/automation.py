@@ -1,0 +1,53 @@
+"""When the graph runs: a daily schedule, and a sensor for new landing files."""
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+
+from nextsale.contracts import CONTRACTS
+
+all_assets_job = dg.define_asset_job(
+    "materialize_everything",
+    selection=dg.AssetSelection.all(),
+    description="Ingest every landing file, then build every dbt model and its tests.",
+)
+
+daily_schedule = dg.ScheduleDefinition(
+    name="daily_refresh",
+    job=all_assets_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Refresh the whole graph every day at 06:00 UTC.",
+)
+
+
+def landing_fingerprint(landing_dir: Path) -> str:
+    """Changes when a landing file of any contract is added, removed or rewritten."""
+    digest = hashlib.sha256()
+    for contract in CONTRACTS:
+        for path in contract.files(landing_dir):
+            stat = path.stat()
+            digest.update(
+                f"{path.relative_to(landing_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
+            )
+    return digest.hexdigest()
+
+
+def build_landing_sensor(landing_dir: Path) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="new_landing_files",
+        job=all_assets_job,
+        minimum_interval_seconds=60,
+        description=f"Starts a run when files under {landing_dir} are added or changed.",
+    )
+    def new_landing_files(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        fingerprint = landing_fingerprint(landing_dir)
+        if fingerprint == context.cursor:
+            return dg.SkipReason("No new or changed landing files.")
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=fingerprint)], cursor=fingerprint
+        )
+
+    return new_landing_files

@@ -1,0 +1,36 @@
+"""The Dagster code location (workspace.yaml): nextsale's assets, checks and automation."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from dagster_project.assets.dbt import nextsale_dbt_models
+from dagster_project.assets.ingest import ingest_assets
+from dagster_project.automation import all_assets_job, build_landing_sensor, daily_schedule
+from dagster_project.dbt import dbt_project
+from dagster_project.resources import Warehouse
+from nextsale.config import Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    settings.export_for_dbt()
+    return dg.Definitions(
+        assets=[*ingest_assets, nextsale_dbt_models],
+        jobs=[all_assets_job],
+        schedules=[daily_schedule],
+        sensors=[build_landing_sensor(settings.landing_dir)],
+        resources={
+            "warehouse": Warehouse(
+                duckdb_path=str(settings.duckdb_path),
+                landing_dir=str(settings.landing_dir),
+                artifacts_dir=str(settings.artifacts_dir),
+            ),
+            "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target),
+        },
+        # DuckDB has one writer: steps run one after another in the run's own process.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,1 @@
+"""Models: plain Python without Dagster imports (features -> train -> evaluate -> score)."""

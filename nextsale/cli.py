@@ -1,0 +1,71 @@
+"""The `nextsale` command: what is not Dagster's own job (DESIGN §8).
+
+Materialising assets is Dagster's: `dagster asset materialize`, the UI, the schedule.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from nextsale.config import Settings
+
+
+@click.group(
+    help="nextsale: upsell and cross-sell scores from your warehouse.\n\n"
+    "Example: nextsale generate --customers 10000 --out data/landing"
+)
+def main() -> None:
+    pass
+
+
+@main.command(
+    help="Write sample landing files (CRM, web, shop) for N people, with a ground truth.\n\n"
+    "Example: nextsale generate --customers 10000 --seed 42 --out data/landing"
+)
+@click.option("--customers", default=10_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Landing folder to write [default: $NEXTSALE_LANDING_DIR or data/landing].",
+)
+@click.option(
+    "--end-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Last day of history [default: today]. Output is deterministic for "
+    "(customers, seed, end date).",
+)
+def generate(customers: int, seed: int, out: Path | None, end_date) -> None:
+    from nextsale.generate import generate as run_generate
+
+    out = out or Settings.from_env().landing_dir
+    with click.progressbar(length=customers, label="Generating people", file=sys.stderr) as bar:
+        summary = run_generate(
+            out,
+            customers=customers,
+            seed=seed,
+            end_date=end_date.date() if end_date else None,
+            progress=bar.update,
+        )
+    click.echo(f"Wrote {out} in {summary.seconds:.1f}s (history to {summary.end_date}):")
+    for table, rows in summary.rows.items():
+        click.echo(f"  {table:<24} {rows:>12,} rows")
+    planted = sum(n for kinds in summary.dirty_rows.values() for n in kinds.values())
+    click.echo(f"  planted dirty rows: {planted:,} (see {out / '_ground_truth' / 'summary.json'})")
+
+
+@main.command(help="Print rows per warehouse layer and what ingestion quarantined.")
+def summary() -> None:
+    from nextsale.summary import format_summary, read_summary
+
+    settings = Settings.from_env()
+    try:
+        click.echo(f"Warehouse: {settings.duckdb_path}")
+        click.echo(format_summary(read_summary(settings.duckdb_path)))
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from e

@@ -1,0 +1,216 @@
+"""Raw source contracts (DESIGN §2): the one place that says what each landing table holds.
+
+The generator writes these columns, ingestion validates against them, the sensor watches their
+folders and the dbt sources declare the same tables (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Types are DuckDB SQL types; ingestion casts the text it reads to them.
+TEXT = "VARCHAR"
+TIMESTAMP = "TIMESTAMPTZ"
+BOOL = "BOOLEAN"
+MONEY = "DECIMAL(18,4)"
+INT = "BIGINT"
+RATE = "DECIMAL(9,6)"
+
+FILE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".parquet")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = TEXT
+    # A row whose value is missing is quarantined (keys and the fields every row needs).
+    not_null: bool = False
+    # A SQL predicate over the typed value, written with `{col}`; a row that fails it is
+    # quarantined with `reason`.
+    check: str | None = None
+    reason: str | None = None
+    # A file without this column is rejected whole; optional columns are read as empty.
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Contract:
+    table: str  # raw.<table> and raw_quarantine.<table>
+    folder: str  # landing sub-folder, e.g. "shop/orders"
+    columns: tuple[Column, ...]
+    natural_key: tuple[str, ...]
+    description: str
+    # An optional source (crm/deals for B2C shops) may have no files at all.
+    optional: bool = False
+    column_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "column_names", tuple(c.name for c in self.columns))
+
+    def files(self, landing_dir: Path) -> list[Path]:
+        """Landing files of this table, in name order (exports are named by time)."""
+        folder = landing_dir / self.folder
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(FILE_SUFFIXES))
+
+
+def _non_negative(name: str) -> Column:
+    return Column(name, MONEY, check="{col} >= 0", reason=f"{name} is negative")
+
+
+CONTRACTS: tuple[Contract, ...] = (
+    Contract(
+        table="crm_contacts",
+        folder="crm/contacts",
+        natural_key=("contact_id",),
+        description="CRM contacts (HubSpot/Salesforce-like export); one row per contact version.",
+        columns=(
+            Column("contact_id", not_null=True),
+            Column("email"),
+            Column("first_name"),
+            Column("last_name"),
+            Column("phone", required=False),
+            Column("company_id", required=False),
+            Column("lifecycle_stage"),
+            Column("lead_source", required=False),
+            Column("country"),
+            Column("created_at", TIMESTAMP, not_null=True),
+            Column("updated_at", TIMESTAMP, not_null=True),
+            Column("email_opt_in", BOOL),
+            Column("sms_opt_in", BOOL),
+            Column("do_not_contact", BOOL),
+        ),
+    ),
+    Contract(
+        table="crm_companies",
+        folder="crm/companies",
+        natural_key=("company_id",),
+        description="CRM companies (accounts) that B2B contacts belong to.",
+        columns=(
+            Column("company_id", not_null=True),
+            Column("name"),
+            Column("industry", required=False),
+            Column("employees", INT, check="{col} >= 0", reason="employees is negative"),
+            Column("country"),
+        ),
+    ),
+    Contract(
+        table="crm_deals",
+        folder="crm/deals",
+        natural_key=("deal_id",),
+        description="CRM deals (B2B pipeline); optional for B2C shops.",
+        optional=True,
+        columns=(
+            Column("deal_id", not_null=True),
+            Column("contact_id"),
+            Column("stage"),
+            _non_negative("amount"),
+            Column("created_at", TIMESTAMP, not_null=True),
+            Column("closed_at", TIMESTAMP),
+        ),
+    ),
+    Contract(
+        table="crm_erasure_requests",
+        folder="crm/erasure_requests",
+        natural_key=("email",),
+        description="GDPR erasure requests: the person leaves every output and destination.",
+        columns=(
+            Column("email", not_null=True),
+            Column("requested_at", TIMESTAMP, not_null=True),
+        ),
+    ),
+    Contract(
+        table="web_events",
+        folder="web/events",
+        natural_key=("event_id",),
+        description="Web analytics events (GA4-like), one JSON object per line.",
+        columns=(
+            Column("event_id", not_null=True),
+            Column("event_ts", TIMESTAMP, not_null=True),
+            Column("anonymous_id", not_null=True),
+            Column("user_id"),
+            Column("session_id", not_null=True),
+            Column("event_name", not_null=True),
+            Column("page_path"),
+            Column("product_id"),
+            Column("email"),
+            Column("utm_source"),
+            Column("utm_medium"),
+            Column("utm_campaign"),
+            Column("device"),
+            Column("country"),
+        ),
+    ),
+    Contract(
+        table="shop_orders",
+        folder="shop/orders",
+        natural_key=("order_id",),
+        description="Shop orders (Shopify-like export); guest orders have no customer_id.",
+        columns=(
+            Column("order_id", not_null=True),
+            Column("customer_id"),
+            Column("email"),
+            Column("created_at", TIMESTAMP, not_null=True),
+            # Known currencies are those of the reporting-currency seed; see ingest.py.
+            Column("currency", not_null=True),
+            _non_negative("subtotal"),
+            _non_negative("discount"),
+            _non_negative("shipping"),
+            Column("total", MONEY, not_null=True, check="{col} >= 0", reason="total is negative"),
+            Column(
+                "status",
+                not_null=True,
+                check="{col} in ('paid', 'refunded', 'cancelled')",
+                reason="status is not one of paid, refunded, cancelled",
+            ),
+            Column("is_test", BOOL),
+        ),
+    ),
+    Contract(
+        table="shop_order_lines",
+        folder="shop/order_lines",
+        natural_key=("order_id", "line_id"),
+        description="Shop order lines: one row per product in an order.",
+        columns=(
+            Column("order_id", not_null=True),
+            Column("line_id", not_null=True),
+            Column("product_id", not_null=True),
+            Column(
+                "quantity", INT, not_null=True, check="{col} > 0", reason="quantity is not positive"
+            ),
+            Column(
+                "unit_price",
+                MONEY,
+                not_null=True,
+                check="{col} >= 0",
+                reason="unit_price is negative",
+            ),
+            _non_negative("discount"),
+        ),
+    ),
+    Contract(
+        table="shop_products",
+        folder="shop/products",
+        natural_key=("product_id",),
+        description="Product catalogue: families with tiers 1 (entry) to 3 (premium).",
+        columns=(
+            Column("product_id", not_null=True),
+            Column("name"),
+            Column("category"),
+            Column("family"),
+            Column("tier", INT, check="{col} between 1 and 3", reason="tier is not 1, 2 or 3"),
+            _non_negative("price"),
+            Column(
+                "margin_rate",
+                RATE,
+                check="{col} between 0 and 1",
+                reason="margin_rate is not between 0 and 1",
+            ),
+            Column("active", BOOL),
+        ),
+    ),
+)
+
+CONTRACTS_BY_TABLE = {c.table: c for c in CONTRACTS}

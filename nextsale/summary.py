@@ -1,0 +1,82 @@
+"""What is in the warehouse: rows per layer and what was quarantined, read-only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# Warehouse schemas in pipeline order, as the summary shows them.
+LAYERS = ("raw", "raw_quarantine", "reference", "staging", "intermediate", "marts")
+
+
+@dataclass(frozen=True)
+class TableCount:
+    schema: str
+    table: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class WarehouseSummary:
+    tables: list[TableCount]
+    quarantine_reasons: list[tuple[str, str, int]]  # table, reason, rows
+    rejected_files: list[tuple[str, str]]  # file, error
+
+
+def read_summary(duckdb_path: Path) -> WarehouseSummary:
+    if not duckdb_path.exists():
+        raise FileNotFoundError(
+            f"No warehouse at {duckdb_path}: run `make demo` (or materialise the assets) first."
+        )
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        names = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ({}) and table_name not like '\\_%' escape '\\' "
+            "order by table_schema, table_name".format(", ".join(f"'{s}'" for s in LAYERS))
+        ).fetchall()
+        tables = [
+            TableCount(s, t, con.execute(f'select count(*) from "{s}"."{t}"').fetchall()[0][0])
+            for s, t in names
+        ]
+        reasons = []
+        for t in (t for t in tables if t.schema == "raw_quarantine" and t.rows):
+            reasons += [
+                (t.table, reason, n)
+                for reason, n in con.execute(
+                    f"""select regexp_extract(_reason, '^([^:;]+)', 1), count(*)
+                    from raw_quarantine."{t.table}" group by 1 order by 2 desc"""
+                ).fetchall()
+            ]
+        has_log = ("raw", "_file_loads") in con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+        rejected = (
+            con.execute(
+                "select source_file, error from raw._file_loads where status = 'rejected'"
+            ).fetchall()
+            if has_log
+            else []
+        )
+    tables.sort(key=lambda t: (LAYERS.index(t.schema), t.table))
+    return WarehouseSummary(tables, reasons, rejected)
+
+
+def format_summary(summary: WarehouseSummary) -> str:
+    lines = ["Rows per layer:"]
+    current = None
+    for t in summary.tables:
+        if t.schema != current:
+            current = t.schema
+            lines.append(f"  {current}")
+        lines.append(f"    {t.table:<32} {t.rows:>12,}")
+    lines.append("Quarantined rows and why:")
+    if not summary.quarantine_reasons:
+        lines.append("  none")
+    for table, reason, n in summary.quarantine_reasons:
+        lines.append(f"  {table:<24} {reason:<40} {n:>8,}")
+    if summary.rejected_files:
+        lines.append("Files rejected whole:")
+        lines += [f"  {error}" for _, error in summary.rejected_files]
+    return "\n".join(lines)

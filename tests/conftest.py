@@ -1,0 +1,64 @@
+"""Shared fixtures: small generated landing data and a fresh DuckDB file per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from nextsale.config import Settings
+from nextsale.generate import GenerationSummary, generate
+
+os.environ.setdefault("DO_NOT_TRACK", "1")
+END_DATE = date(2026, 11, 1)
+
+
+def settings_for(root: Path, landing: Path) -> Settings:
+    return Settings(
+        landing_dir=landing,
+        duckdb_path=root / "warehouse.duckdb",
+        artifacts_dir=root / "artifacts",
+        dbt_target="duckdb",
+    )
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> GenerationSummary:
+    """Landing files for 600 people; read-only for tests (copy before changing them)."""
+    return generate(tmp_path_factory.mktemp("landing"), customers=600, seed=11, end_date=END_DATE)
+
+
+@pytest.fixture(scope="session")
+def pipeline_settings(
+    tmp_path_factory: pytest.TempPathFactory, generated: GenerationSummary
+) -> Iterator[Settings]:
+    """Settings for a whole-graph run on the generated data, exported for dbt."""
+    settings = settings_for(tmp_path_factory.mktemp("warehouse"), generated.out_dir)
+    saved = {k: os.environ.get(k) for k in ("NEXTSALE_DUCKDB_PATH", "NEXTSALE_DBT_TARGET")}
+    settings.export_for_dbt()
+    yield settings
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def run_everything(settings: Settings) -> dg.ExecuteInProcessResult:
+    """Materialise the whole graph in-process, as `dagster asset materialize --select '*'`."""
+    from dagster_project.definitions import build_definitions
+
+    settings.export_for_dbt()
+    defs = build_definitions(settings)
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+@pytest.fixture(scope="session")
+def first_run(pipeline_settings: Settings) -> dg.ExecuteInProcessResult:
+    """The first whole-graph run on the generated data (later runs find nothing new)."""
+    return run_everything(pipeline_settings)

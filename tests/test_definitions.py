@@ -1,0 +1,81 @@
+"""The code location: a snapshot of the asset graph, and the small pure pieces around it.
+
+A translator or folder change that silently re-keys or regroups assets shows up here. After an
+intended change, refresh the snapshot: NEXTSALE_UPDATE_SNAPSHOTS=1 pytest tests/test_definitions.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project.assets.dbt import DbtBuildConfig, NextsaleDbtTranslator, dbt_build_args
+from nextsale.contracts import CONTRACTS
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+
+
+@pytest.fixture(scope="module")
+def defs(pipeline_settings) -> dg.Definitions:
+    from dagster_project.definitions import build_definitions
+
+    return build_definitions(pipeline_settings)
+
+
+def graph_snapshot(defs: dg.Definitions) -> dict:
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys()):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "group": node.group_name,
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "checks": sorted(c.name for c in node.check_keys),
+        }
+    return {
+        "assets": assets,
+        "schedules": {s.name: {"cron": s.cron_schedule, "job": s.job_name} for s in defs.schedules},
+        "sensors": {s.name: {"job": s.job_name} for s in defs.sensors},
+    }
+
+
+def test_asset_graph_matches_the_snapshot(defs):
+    current = graph_snapshot(defs)
+    if os.environ.get("NEXTSALE_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    assert current == json.loads(SNAPSHOT.read_text())
+
+
+def test_every_layer_has_its_group(defs):
+    groups = {node.group_name for node in defs.resolve_asset_graph().asset_nodes}
+    assert {"ingest", "staging", "marts"} <= groups
+
+
+def test_dbt_sources_are_the_ingestion_assets(defs):
+    """Each raw contract is a dbt source, and dagster-dbt keys it as the ingestion asset."""
+    graph = defs.resolve_asset_graph()
+    for contract in CONTRACTS:
+        node = graph.get(dg.AssetKey(["raw", contract.table]))
+        assert node.is_materializable, contract.table
+        assert node.child_keys, f"{contract.table} feeds no staging model"
+
+
+def test_translator_groups_by_folder():
+    translator = NextsaleDbtTranslator()
+    group = lambda *fqn: translator.get_group_name({"fqn": ["nextsale", *fqn]})  # noqa: E731
+    assert group("staging", "shop", "stg_shop__orders") == "staging"
+    assert group("marts", "marketing", "customer_360") == "marts"
+    assert group("marts", "ml", "ml_training_snapshots") == "ml"
+    assert group("currency_rates") == "staging"
+
+
+def test_scheduled_builds_skip_unit_tests_and_pass_the_as_of_date():
+    assert dbt_build_args(DbtBuildConfig()) == ["build", "--exclude-resource-type", "unit_test"]
+    assert dbt_build_args(DbtBuildConfig(as_of_date="2026-01-31"))[-2:] == [
+        "--vars",
+        '{"as_of_date": "2026-01-31"}',
+    ]

@@ -1,0 +1,168 @@
+"""The whole graph, materialised for real through Dagster into a temporary DuckDB file."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from nextsale.contracts import CONTRACTS
+from tests.conftest import run_everything, settings_for
+
+ROW_KINDS_QUARANTINED = {
+    "bad_timestamp",
+    "missing_id",
+    "unknown_currency",
+    "negative_quantity",
+    "exact_duplicate",
+}
+
+
+def query(settings, sql: str) -> list[tuple]:
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def table_counts(settings) -> dict[str, int]:
+    tables = query(
+        settings,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in ('raw', 'raw_quarantine', 'staging', 'marts')",
+    )
+    return {t: query(settings, f"select count(*) from {t}")[0][0] for (t,) in tables}
+
+
+@pytest.fixture(scope="module")
+def second_run(pipeline_settings, first_run):
+    before = table_counts(pipeline_settings)
+    return run_everything(pipeline_settings), before
+
+
+def ingest_metadata(result, table: str) -> dict:
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["raw", table])
+    ]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_every_asset_materialises_and_every_check_passes(first_run):
+    assert first_run.success
+    materialised = {
+        e.asset_key.to_user_string() for e in first_run.get_asset_materialization_events()
+    }
+    assert {
+        "raw/shop_orders",
+        "reference/currency_rates",
+        "staging/stg_shop__orders",
+        "marts/customer_360",
+    } <= materialised
+    failed = [
+        c.check_name
+        for c in first_run.get_asset_check_evaluations()
+        if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    assert failed == []
+    assert len(first_run.get_asset_check_evaluations()) >= 2 * len(CONTRACTS) + 30
+
+
+def test_quarantine_matches_the_planted_dirty_rows_exactly(first_run, pipeline_settings, generated):
+    for table, kinds in generated.dirty_rows.items():
+        planted = sum(n for kind, n in kinds.items() if kind in ROW_KINDS_QUARANTINED)
+        meta = ingest_metadata(first_run, table)
+        assert meta["rows_quarantined"] == planted, table
+        assert (
+            meta["rows_in"] == meta["rows_kept"] + meta["rows_quarantined"] == generated.rows[table]
+        )
+
+
+def test_staging_drops_test_orders_and_keeps_each_order_once(
+    first_run, pipeline_settings, generated
+):
+    ((raw_orders, raw_tests),) = query(
+        pipeline_settings,
+        "select count(distinct order_id), count(*) filter (where is_test) from raw.shop_orders",
+    )
+    ((staged,),) = query(pipeline_settings, "select count(*) from staging.stg_shop__orders")
+    assert raw_tests == generated.dirty_rows["shop_orders"]["test_order"]
+    assert staged == raw_orders - raw_tests
+    ((non_usd,),) = query(
+        pipeline_settings,
+        "select count(*) from staging.stg_shop__orders where currency <> 'USD' and total_usd = total",
+    )
+    assert non_usd == 0
+
+
+def test_customer_360_leaves_out_erased_people(first_run, pipeline_settings):
+    ((customers, erased),) = query(
+        pipeline_settings,
+        """select count(*), count(*) filter (where email in
+               (select email from staging.stg_crm__erasure_requests)) from marts.customer_360""",
+    )
+    assert customers > 0
+    assert erased == 0
+
+
+def test_dbt_unit_tests_pass(first_run, pipeline_settings):
+    from dagster_project.dbt import dbt_project
+
+    dbt = Path(sys.executable).parent / "dbt"
+    done = subprocess.run(
+        [
+            str(dbt),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--profiles-dir",
+            str(dbt_project.profiles_dir),
+        ],
+        cwd=dbt_project.project_dir,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "PASS=2" in done.stdout
+
+
+def test_running_again_loads_nothing_twice(second_run, pipeline_settings, generated):
+    result, counts_before = second_run
+    assert result.success
+    for contract in CONTRACTS:
+        meta = ingest_metadata(result, contract.table)
+        assert meta["files_loaded"] == 0 and meta["rows_in"] == 0, contract.table
+        assert meta["files_unchanged"] == len(contract.files(generated.out_dir))
+    assert table_counts(pipeline_settings) == counts_before
+
+
+def test_a_file_missing_a_column_blocks_downstream_but_loads_the_rest(tmp_path, generated):
+    landing = tmp_path / "landing"
+    shutil.copytree(generated.out_dir, landing, ignore=shutil.ignore_patterns("_ground_truth"))
+    bad = landing / "shop/orders/part-99999.csv"
+    bad.write_text("order_id,email,created_at\n1,a@b.com,2026-01-01T00:00:00Z\n")
+    settings = settings_for(tmp_path, landing)
+    result = run_everything(settings)
+    assert not result.success
+    (check,) = [
+        c
+        for c in result.get_asset_check_evaluations()
+        if c.asset_key == dg.AssetKey(["raw", "shop_orders"]) and c.check_name == "files_loaded"
+    ]
+    assert not check.passed
+    assert (
+        "shop/orders/part-99999.csv: missing required column(s) customer_id, currency"
+        in check.description
+    )
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "raw/shop_orders" in materialised and "marts/customer_360" not in materialised
+    ((kept,),) = query(settings, "select count(*) from raw.shop_orders")
+    assert kept == generated.rows["shop_orders"] - sum(
+        n
+        for kind, n in generated.dirty_rows["shop_orders"].items()
+        if kind in ROW_KINDS_QUARANTINED
+    )
