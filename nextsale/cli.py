@@ -69,3 +69,14 @@ def summary() -> None:
         click.echo(format_summary(read_summary(settings.duckdb_path)))
     except FileNotFoundError as e:
         raise click.ClickException(str(e)) from e
+    truth = settings.landing_dir / "_ground_truth"
+    if truth.is_dir():  # generated sample data: say how well identities were resolved
+        from nextsale.identity_quality import measure_identity
+
+        q = measure_identity(settings.duckdb_path, truth)
+        click.echo(
+            f"Identity graph vs the generator's truth ({q.identifiers:,} identifiers): "
+            f"precision {q.precision:.4f}, recall {q.recall:.4f} "
+            f"({q.linkable_recall:.4f} of the pairs the data can link), "
+            f"largest person {q.largest_component} identifiers"
+        )

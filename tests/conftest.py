@@ -17,6 +17,14 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 END_DATE = date(2026, 11, 1)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse the dbt project before any test imports the definitions: @dbt_assets reads the
+    manifest at import, and a stale one does not know models added since."""
+    from dagster_project.dbt import dbt_project
+
+    dbt_project.preparer.prepare(dbt_project)
+
+
 def settings_for(root: Path, landing: Path) -> Settings:
     return Settings(
         landing_dir=landing,

@@ -1,118 +1,176 @@
-{#- First customer 360: one row per person known by a normalised email (shop orders or CRM),
-    with order-based RFM. People who asked to be erased are left out. The identity graph of the
-    warehouse issue replaces the email key with a customer_key over every identifier. -#}
+{#- One row per person (customer_key from the identity graph), as of the scoring date:
+    identities, consent, CRM attributes, RFM and the rest of the features (the same macro the
+    models use), categories bought, acquisition channel. Erased people are not here. -#}
 with
 
-orders as (
+features as (
 
-    select * from {{ ref('stg_shop__orders') }} where email is not null
+    select * from {{ ref('ml_scoring_snapshot') }}
+
+),
+
+keys as (
+
+    select * from {{ ref('int_identity__customer_keys') }}
 
 ),
 
 contacts as (
 
-    select * from {{ ref('stg_crm__contacts') }} where email is not null
-
-),
-
-erasures as (
-
-    select * from {{ ref('stg_crm__erasure_requests') }}
-
-),
-
-emails as (
-
-    select email from orders
-    union
-    select email from contacts
-
-),
-
-order_summary as (
-
     select
-        email,
-        max(customer_id) as shop_customer_id,
-        count(*) as orders_placed,
-        sum(case when is_paid then 1 else 0 end) as paid_orders,
-        sum(case when is_paid then total_usd else 0 end) as revenue_usd,
-        min(case when is_paid then created_at end) as first_order_at,
-        max(case when is_paid then created_at end) as last_order_at
-    from orders
-    group by email
+        keys.customer_key,
+        contacts.*,
+        row_number() over (
+            partition by keys.customer_key order by contacts.updated_at desc, contacts.contact_id
+        ) as contact_rank
+    from {{ ref('stg_crm__contacts') }} as contacts
+    inner join keys on keys.node_id = {{ identifier_node('contact_id', 'contacts.contact_id') }}
 
 ),
 
-contact_profile as (
+consent as (
 
-    select
-        *,
-        row_number() over (partition by email order by updated_at desc, contact_id) as email_rank
+    -- one contact saying "do not contact" is enough to stop every channel
+    select customer_key, max(case when is_do_not_contact then 1 else 0 end) as do_not_contact
     from contacts
+    group by customer_key
 
 ),
 
-customers as (
+identities as (
+
+    select
+        customer_key,
+        min(case when identifier_type = 'customer_id'
+                 then {{ dbt.split_part('node_id', "':'", 2) }} end) as shop_customer_id,
+        min(case when identifier_type = 'email'
+                 then {{ dbt.split_part('node_id', "':'", 2) }} end) as any_email
+    from keys
+    group by customer_key
+
+),
+
+last_order_email as (
+
+    select customer_key, email,
+           row_number() over (partition by customer_key order by created_at desc) as email_rank
+    from {{ ref('int_customers__orders') }}
+    where email is not null
+
+),
+
+excluded as (
+
+    select node_id from {{ ref('int_identity__identifiers') }} where exclusion_reason is not null
+
+),
+
+first_touch as (
+
+    select customer_key, utm_source, utm_medium,
+           row_number() over (partition by customer_key order by started_at, session_id) as touch_rank
+    from {{ ref('int_customers__sessions') }}
+
+),
+
+category_spend as (
+
+    select * from {{ ref('customer_category_spend') }}
+
+),
+
+categories as (
+
+    select
+        customer_key,
+        {{ dbt.listagg('category', "', '", 'order by category') }} as categories_bought_list,
+        max(case when spend_rank = 1 then category end) as top_category
+    from (
+        select customer_key, category,
+               row_number() over (partition by customer_key order by revenue_usd desc, category)
+                   as spend_rank
+        from category_spend
+    ) as ranked
+    group by customer_key
+
+),
+
+final as (
 
     select
         -- ids
-        {{ dbt.hash('emails.email') }} as customer_key,
-        emails.email,
+        features.customer_key,
+        coalesce(
+            case when crm_email.node_id is null then contact.email end,
+            last_order_email.email,
+            identities.any_email
+        ) as email,
         contact.contact_id,
-        summary.shop_customer_id,
+        identities.shop_customer_id,
+        features.known_emails,
+        features.known_devices,
 
-        -- dimensions
-        contact.first_name,
-        contact.last_name,
-        contact.country_code,
-        contact.lead_source,
-        coalesce(contact.lifecycle_stage, 'customer') as crm_lifecycle_stage,
+        -- consent
         coalesce(contact.is_email_opt_in, false) as is_email_opt_in,
         coalesce(contact.is_sms_opt_in, false) as is_sms_opt_in,
-        coalesce(contact.is_do_not_contact, false) as is_do_not_contact,
+        coalesce(consent.do_not_contact, 0) = 1 as is_do_not_contact,
 
-        -- numerics
-        coalesce(summary.orders_placed, 0) as orders_placed,
-        coalesce(summary.paid_orders, 0) as frequency,
-        coalesce(summary.revenue_usd, 0) as monetary_usd,
-        case
-            when summary.paid_orders > 0 then summary.revenue_usd / summary.paid_orders
-        end as average_order_value_usd,
-        {{ dbt.datediff('summary.last_order_at', as_of_date(), 'day') }} as recency_days,
-        {{ dbt.datediff('coalesce(summary.first_order_at, contact.created_at)', as_of_date(), 'day') }}
-            as tenure_days,
+        -- CRM attributes
+        contact.first_name,
+        contact.last_name,
+        contact.phone,
+        contact.country_code,
+        contact.company_id,
+        coalesce(contact.lifecycle_stage, 'customer') as crm_lifecycle_stage,
+        coalesce(contact.lead_source, first_touch.utm_source, 'direct') as acquisition_source,
+        coalesce(first_touch.utm_medium, 'unknown') as acquisition_medium,
 
-        -- timestamps
-        summary.first_order_at,
-        summary.last_order_at,
-        contact.created_at as crm_created_at
+        -- RFM and value
+        features.recency_days,
+        features.orders_count as frequency,
+        features.revenue_usd as monetary_usd,
+        features.average_order_value_usd,
+        features.tenure_days,
+        features.first_order_at,
+        features.last_order_at,
+        features.orders_last_90d,
+        features.orders_last_365d,
+        features.revenue_last_365d_usd,
+        features.refunded_orders,
 
-    from emails
-    left join order_summary as summary on summary.email = emails.email
-    left join contact_profile as contact
-        on contact.email = emails.email and contact.email_rank = 1
-    left join erasures on erasures.email = emails.email
-    where erasures.email is null
+        -- products
+        features.categories_bought,
+        categories.categories_bought_list,
+        categories.top_category,
+        features.families_owned,
+        features.max_tier_owned,
+        features.families_below_top_tier,
 
-),
+        -- web engagement
+        {% for days in [7, 30, 90] %}
+        features.sessions_last_{{ days }}d,
+        features.product_views_last_{{ days }}d,
+        features.carts_last_{{ days }}d,
+        features.abandoned_carts_last_{{ days }}d,
+        {% endfor %}
+        features.days_since_last_session,
 
-scored as (
+        features.cutoff_date as as_of_date
 
-    -- RFM quintiles among buyers: 5 = most recent, most frequent, highest spend
-    select
-        *,
-        case when frequency > 0 then ntile(5) over (
-            partition by case when frequency > 0 then 1 else 0 end order by recency_days desc
-        ) end as recency_score,
-        case when frequency > 0 then ntile(5) over (
-            partition by case when frequency > 0 then 1 else 0 end order by frequency, monetary_usd
-        ) end as frequency_score,
-        case when frequency > 0 then ntile(5) over (
-            partition by case when frequency > 0 then 1 else 0 end order by monetary_usd
-        ) end as monetary_score
-    from customers
+    from features
+    left join contacts as contact
+        on contact.customer_key = features.customer_key and contact.contact_rank = 1
+    left join excluded as crm_email
+        on crm_email.node_id = {{ identifier_node('email', 'contact.email') }}
+    left join consent on consent.customer_key = features.customer_key
+    left join identities on identities.customer_key = features.customer_key
+    left join last_order_email
+        on last_order_email.customer_key = features.customer_key
+        and last_order_email.email_rank = 1
+    left join first_touch
+        on first_touch.customer_key = features.customer_key and first_touch.touch_rank = 1
+    left join categories on categories.customer_key = features.customer_key
 
 )
 
-select * from scored
+select * from final

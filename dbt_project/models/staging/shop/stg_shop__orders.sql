@@ -34,6 +34,7 @@ renamed as (
         source.total,
 
         -- numerics (reporting currency)
+        rates.usd_per_unit,
         cast(source.subtotal * rates.usd_per_unit as {{ dbt.type_numeric() }}) as subtotal_usd,
         cast(source.discount * rates.usd_per_unit as {{ dbt.type_numeric() }}) as discount_usd,
         cast(source.shipping * rates.usd_per_unit as {{ dbt.type_numeric() }}) as shipping_usd,
@@ -66,6 +67,7 @@ deduplicated as (
         discount,
         shipping,
         total,
+        usd_per_unit,
         subtotal_usd,
         discount_usd,
         shipping_usd,

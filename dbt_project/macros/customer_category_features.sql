@@ -1,0 +1,113 @@
+{#- Per person known at each cutoff and per product category: bought before the cutoff or not,
+    and interest in it in the 90 days before (views, carts). Rows strictly before the cutoff,
+    grouped by the identity graph as it was then: the cross-sell model's features. -#}
+{% macro customer_category_features(cutoffs) %}
+with
+
+cutoff_list as (
+
+    select distinct cutoff_date from {{ cutoffs }}
+
+),
+
+components as (
+
+    select components.*
+    from {{ ref('int_identity__components') }} as components
+    inner join cutoff_list on cutoff_list.cutoff_date = components.cutoff_date
+
+),
+
+categories as (
+
+    select distinct category from {{ ref('stg_shop__products') }} where category is not null
+
+),
+
+lines as (
+
+    {{ attribute_to_components(
+        ref('int_orders__lines'), ['order_id', 'line_id'], 'created_at',
+        [identifier_node('customer_id', 'r.customer_id'), identifier_node('email', 'r.email')],
+        'components') }}
+
+),
+
+sessions as (
+
+    {{ attribute_to_components(
+        ref('int_web__sessions'), ['session_id'], 'started_at',
+        [identifier_node('customer_id', 'r.user_id'), identifier_node('anonymous_id', 'r.anonymous_id'),
+         identifier_node('email', 'r.email')],
+        'components', lookback_days=90) }}
+
+),
+
+bought as (
+
+    select cutoff_date, component_id, category, count(distinct order_id) as category_orders
+    from lines
+    where is_paid and category is not null
+    group by cutoff_date, component_id, category
+
+),
+
+viewed as (
+
+    select sessions.cutoff_date, sessions.component_id, views.category, count(*) as category_views_last_90d
+    from sessions
+    inner join {{ ref('int_web__product_views') }} as views on views.session_id = sessions.session_id
+    where views.viewed_at < cast(sessions.cutoff_date as {{ dbt.type_timestamp() }})
+    group by sessions.cutoff_date, sessions.component_id, views.category
+
+),
+
+popularity as (
+
+    -- share of buyers known at the cutoff who had bought in the category
+    select
+        bought.cutoff_date,
+        bought.category,
+        count(distinct bought.component_id) * 1.0 / max(buyers.buyers) as category_buyer_share
+    from bought
+    inner join (
+        select cutoff_date, count(distinct component_id) as buyers from bought group by cutoff_date
+    ) as buyers on buyers.cutoff_date = bought.cutoff_date
+    group by bought.cutoff_date, bought.category
+
+),
+
+final as (
+
+    select
+        viewed_or_bought.cutoff_date,
+        {{ dbt.hash('viewed_or_bought.component_id') }} as customer_key,
+        viewed_or_bought.component_id,
+        categories.category,
+        coalesce(bought.category_orders, 0) > 0 as has_bought_category,
+        cast(coalesce(viewed.category_views_last_90d, 0) as {{ dbt.type_bigint() }})
+            as category_views_last_90d,
+        cast(coalesce(popularity.category_buyer_share, 0) as {{ type_double() }})
+            as category_buyer_share
+    from (
+        select distinct cutoff_date, component_id from bought
+        union
+        select distinct cutoff_date, component_id from viewed
+    ) as viewed_or_bought
+    cross join categories
+    left join bought
+        on bought.cutoff_date = viewed_or_bought.cutoff_date
+        and bought.component_id = viewed_or_bought.component_id
+        and bought.category = categories.category
+    left join viewed
+        on viewed.cutoff_date = viewed_or_bought.cutoff_date
+        and viewed.component_id = viewed_or_bought.component_id
+        and viewed.category = categories.category
+    left join popularity
+        on popularity.cutoff_date = viewed_or_bought.cutoff_date
+        and popularity.category = categories.category
+
+)
+
+select * from final
+{% endmacro %}

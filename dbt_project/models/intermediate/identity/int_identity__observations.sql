@@ -1,0 +1,65 @@
+{#- Every identifier seen in a source row, with the identifier seen beside it (if any) and when.
+    One row per (row, pair of identifiers); the nodes and links of the identity graph derive from it. -#}
+with
+
+contacts as (
+
+    select * from {{ ref('stg_crm__contact_versions') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_web__events') }}
+
+),
+
+observations as (
+
+    -- a CRM contact (each version) ties its id to its email
+    select
+        {{ identifier_node('contact_id', 'contact_id') }} as node_id,
+        {{ identifier_node('email', 'email') }} as linked_node_id,
+        'crm contact' as evidence,
+        updated_at as seen_at
+    from contacts
+
+    union all
+
+    -- an order ties the shop account to the checkout email (guests: email only)
+    select
+        {{ identifier_node('customer_id', 'customer_id') }},
+        {{ identifier_node('email', 'email') }},
+        'shop order',
+        created_at
+    from orders
+
+    union all
+
+    -- a web event ties the cookie to the logged-in account and to an email given in a form
+    select
+        {{ identifier_node('anonymous_id', 'anonymous_id') }},
+        {{ identifier_node('customer_id', 'user_id') }},
+        'web login',
+        event_at
+    from events
+
+    union all
+
+    select
+        {{ identifier_node('anonymous_id', 'anonymous_id') }},
+        {{ identifier_node('email', 'email') }},
+        'web form',
+        event_at
+    from events
+    where email is not null
+
+)
+
+select * from observations where node_id is not null or linked_node_id is not null

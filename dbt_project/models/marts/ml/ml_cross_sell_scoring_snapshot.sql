@@ -1,0 +1,12 @@
+{#- Customer x category rows for categories not yet bought, as of the scoring date. -#}
+with
+
+category_features as (
+
+    {{ customer_category_features(
+        '(select cutoff_date from ' ~ ref('int_calendar__cutoffs') ~ ' where is_scoring) as scoring_cutoff'
+    ) }}
+
+)
+
+select * from category_features where not has_bought_category
