@@ -59,6 +59,34 @@ def generate(customers: int, seed: int, out: Path | None, end_date) -> None:
     click.echo(f"  planted dirty rows: {planted:,} (see {out / '_ground_truth' / 'summary.json'})")
 
 
+@main.command(
+    "import",
+    help="Map a real data set from shared/data onto the landing contracts.\n\n"
+    "DATASET is online-retail, cdnow or completejourney. Then materialise as usual with "
+    "NEXTSALE_LANDING_DIR=DIR.\n\n"
+    "Example: nextsale import online-retail --out data/online-retail",
+)
+@click.argument("dataset", type=click.Choice(["online-retail", "cdnow", "completejourney"]))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option(
+    "--source",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the data sets [default: ../shared/data beside the repository].",
+)
+@click.option("--sample", is_flag=True, help="Import a small slice (for quick checks and tests).")
+def import_(dataset: str, out: Path, source: Path | None, sample: bool) -> None:
+    from nextsale.importers import DEFAULT_SOURCE, import_dataset
+
+    try:
+        summary = import_dataset(dataset, out, source or DEFAULT_SOURCE, sample=sample)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"Wrote {dataset} to {out}:")
+    for table, rows in summary.rows.items():
+        click.echo(f"  {table:<24} {rows:>12,} rows")
+
+
 @main.command(help="Print rows per warehouse layer and what ingestion quarantined.")
 def summary() -> None:
     from nextsale.summary import format_summary, read_summary

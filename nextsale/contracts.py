@@ -73,6 +73,8 @@ CONTRACTS: tuple[Contract, ...] = (
             Column("last_name"),
             Column("phone", required=False),
             Column("company_id", required=False),
+            # The shop account the CRM record belongs to, when the CRM stores it (optional).
+            Column("shop_customer_id", required=False),
             Column("lifecycle_stage"),
             Column("lead_source", required=False),
             Column("country"),

@@ -455,6 +455,10 @@ class _Chunk:
             None,
         )
         p["lead_source"] = [CHANNELS[c][0] or "direct" for c in p["acquisition_channel"]]
+        # A CRM synced from the shop records the account id for most people who have one.
+        has_account = np.zeros(n, dtype=bool)
+        has_account[orders.loc[orders["has_account"], "person"].to_numpy()] = True
+        p["crm_knows_account"] = has_account & (rng.random(n) < 0.7)
 
     # -- web sessions ---------------------------------------------------------------------------
     def sessions(
@@ -1009,7 +1013,9 @@ with current_rows as (
     select
         dirt, pid,
         case when dirt = 2 then null else contact_id(pid) end as contact_id,
-        email1 as email, first_name, last_name, phone, company_id, lifecycle_stage,
+        email1 as email, first_name, last_name, phone, company_id,
+        case when crm_knows_account then customer_id(pid) end as shop_customer_id,
+        lifecycle_stage,
         lead_source, country,
         case when dirt = 1 then bad_ts(pid) else iso_utc(created_day) end as created_at,
         iso_utc(updated_day) as updated_at,
@@ -1017,12 +1023,12 @@ with current_rows as (
     from people where in_crm
 ), previous_rows as (
     select 0 as dirt, pid, contact_id(pid), old_email, first_name, last_name, phone, company_id,
-           'lead', lead_source, country, iso_utc(created_day), iso_utc(old_updated_day),
+           null, 'lead', lead_source, country, iso_utc(created_day), iso_utc(old_updated_day),
            email_opt_in, sms_opt_in, do_not_contact
     from people where in_crm and old_email is not null
 ), junk_rows as (
     select 0, -1, junk_contact_key(junk_no), 'test@example.com', 'Test', 'User', null, null,
-           'other', 'direct', 'US', iso_utc(day), iso_utc(day), false, false, false
+           null, 'other', 'direct', 'US', iso_utc(day), iso_utc(day), false, false, false
     from junk
 )
 select * exclude (dirt, pid) from (

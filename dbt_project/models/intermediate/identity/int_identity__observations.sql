@@ -32,6 +32,17 @@ observations as (
 
     union all
 
+    -- a CRM that records the shop account ties the contact to it
+    select
+        {{ identifier_node('contact_id', 'contact_id') }},
+        {{ identifier_node('customer_id', 'shop_customer_id') }},
+        'crm contact',
+        updated_at
+    from contacts
+    where shop_customer_id is not null
+
+    union all
+
     -- an order ties the shop account to the checkout email (guests: email only)
     select
         {{ identifier_node('customer_id', 'customer_id') }},

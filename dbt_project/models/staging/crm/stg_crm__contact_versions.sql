@@ -14,6 +14,7 @@ renamed as (
         -- ids
         contact_id,
         company_id,
+        nullif(trim(shop_customer_id), '') as shop_customer_id,
 
         -- dimensions
         {{ normalize_email('email') }} as email,
