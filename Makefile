@@ -9,7 +9,8 @@ PORT ?= 3000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install manifest demo test ui lint format clean
+.PHONY: install manifest demo test ui bench lint format clean
+BENCH_SCALES ?= 10000 100000 1000000
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,9 @@ test: manifest
 
 ui: manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m dagster_project.serve $(PORT)
+
+bench: manifest
+	$(BIN)/python bench/run.py $(BENCH_SCALES)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -936,7 +936,7 @@ with numbered as (
         case when has_account then customer_id(pid) end as customer_id,
         case when messy_email then messy(clean_email) else clean_email end as email,
         case when dirt = 1 then bad_ts(order_row) else iso_local(day, offset_h) end as created_at,
-        case when dirt = 3 then 'XXX' else currency end as currency,
+        case when dirt = 3 then 'ZZZ' else currency end as currency,
         subtotal, discount, shipping, total, status, false as is_test
     from numbered
 ), test_rows as (

@@ -1,45 +1,15 @@
 {#- Per person known at each cutoff and per product category: bought before the cutoff or not,
-    and interest in it in the 90 days before (views, carts). Rows strictly before the cutoff,
+    and interest in it in the 90 days before (product views), and how many buyers had bought in
+    it by then (popularity). Rows strictly before the cutoff,
     grouped by the identity graph as it was then: the cross-sell model's features. -#}
 {% macro customer_category_features(cutoffs) %}
 with
 
-cutoff_list as (
-
-    select distinct cutoff_date from {{ cutoffs }}
-
-),
-
-components as (
-
-    select components.*
-    from {{ ref('int_identity__components') }} as components
-    inner join cutoff_list on cutoff_list.cutoff_date = components.cutoff_date
-
-),
+{{ activity_at_cutoffs(cutoffs) }}
 
 categories as (
 
     select distinct category from {{ ref('stg_shop__products') }} where category is not null
-
-),
-
-lines as (
-
-    {{ attribute_to_components(
-        ref('int_orders__lines'), ['order_id', 'line_id'], 'created_at',
-        [identifier_node('customer_id', 'r.customer_id'), identifier_node('email', 'r.email')],
-        'components') }}
-
-),
-
-sessions as (
-
-    {{ attribute_to_components(
-        ref('int_web__sessions'), ['session_id'], 'started_at',
-        [identifier_node('customer_id', 'r.user_id'), identifier_node('anonymous_id', 'r.anonymous_id'),
-         identifier_node('email', 'r.email')],
-        'components', lookback_days=90) }}
 
 ),
 

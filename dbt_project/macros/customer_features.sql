@@ -6,19 +6,7 @@
 {% macro customer_features(cutoffs) %}
 with
 
-cutoff_list as (
-
-    select distinct cutoff_date from {{ cutoffs }}
-
-),
-
-components as (
-
-    select components.*
-    from {{ ref('int_identity__components') }} as components
-    inner join cutoff_list on cutoff_list.cutoff_date = components.cutoff_date
-
-),
+{{ activity_at_cutoffs(cutoffs) }}
 
 erased_components as (
 
@@ -56,28 +44,7 @@ customers as (
 orders as (
 
     {{ attribute_to_components(
-        ref('stg_shop__orders'), ['order_id'], 'created_at',
-        [identifier_node('customer_id', 'r.customer_id'), identifier_node('email', 'r.email')],
-        'components') }}
-
-),
-
-lines as (
-
-    {{ attribute_to_components(
-        ref('int_orders__lines'), ['order_id', 'line_id'], 'created_at',
-        [identifier_node('customer_id', 'r.customer_id'), identifier_node('email', 'r.email')],
-        'components') }}
-
-),
-
-sessions as (
-
-    {{ attribute_to_components(
-        ref('int_web__sessions'), ['session_id'], 'started_at',
-        [identifier_node('customer_id', 'r.user_id'), identifier_node('anonymous_id', 'r.anonymous_id'),
-         identifier_node('email', 'r.email')],
-        'components', lookback_days=90) }}
+        ref('stg_shop__orders'), ['order_id'], 'created_at', order_nodes(), 'components') }}
 
 ),
 

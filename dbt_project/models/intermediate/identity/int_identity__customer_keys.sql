@@ -25,6 +25,7 @@ sizes as (
 final as (
 
     select
+        components.cutoff_date,
         components.node_id,
         components.identifier_type,
         {{ dbt.hash('components.component_id') }} as customer_key,

@@ -1,5 +1,5 @@
 {#- The nodes of the identity graph: one row per identifier, when it was first seen, and why it is
-    left out of the graph when a rule says so (test, placeholder and role addresses; CRM contacts
+    left out of the graph when a rule says so (test, example and role addresses; CRM contacts
     that only carry such an address). Shared identifiers, found from evidence, are excluded per
     cutoff by the identity_components macro. -#}
 with
@@ -49,8 +49,8 @@ excluded_emails as (
         case
             when mailbox = 'test' or mailbox like 'test+%' or mailbox like 'test.%'
                 then 'test address'
-            when domain in ({{ "'" ~ var('identity_placeholder_domains') | join("', '") ~ "'" }})
-                then 'placeholder domain'
+            when domain in ({{ "'" ~ var('identity_throwaway_domains') | join("', '") ~ "'" }})
+                then 'example or throwaway domain'
             when mailbox in ({{ "'" ~ var('identity_role_mailboxes') | join("', '") ~ "'" }})
                 then 'role address shared by colleagues'
         end as exclusion_reason
@@ -58,7 +58,7 @@ excluded_emails as (
 
 ),
 
--- a CRM contact whose every email is excluded is a test or placeholder record
+-- a CRM contact whose every email is excluded is a test or junk record
 junk_contacts as (
 
     select

@@ -3,9 +3,7 @@ with
 
 category_features as (
 
-    {{ customer_category_features(
-        '(select cutoff_date from ' ~ ref('int_calendar__cutoffs') ~ ' where is_scoring) as scoring_cutoff'
-    ) }}
+    {{ customer_category_features(scoring_cutoff()) }}
 
 )
 

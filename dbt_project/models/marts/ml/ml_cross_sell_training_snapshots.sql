@@ -11,10 +11,7 @@ cutoffs as (
 
 category_features as (
 
-    {{ customer_category_features(
-        '(select cutoff_date from ' ~ ref('int_calendar__cutoffs')
-        ~ ' where not is_scoring and has_propensity_label) as training_cutoffs'
-    ) }}
+    {{ customer_category_features(training_cutoffs()) }}
 
 ),
 

@@ -18,10 +18,7 @@ cutoffs as (
 
 features as (
 
-    {{ customer_features(
-        '(select cutoff_date from ' ~ ref('int_calendar__cutoffs')
-        ~ ' where not is_scoring and has_propensity_label) as training_cutoffs'
-    ) }}
+    {{ customer_features(training_cutoffs()) }}
 
 ),
 

@@ -1,0 +1,95 @@
+"""`make bench`: wall time and peak memory of each pipeline stage at growing scales.
+
+Each stage runs in its own process (generate, ingest, dbt build), so its peak RSS is its own
+(children included: dbt runs as a child). Generated data is cached per scale under
+bench/data/<customers>/ and reused. Prints a table and writes bench/results.json.
+
+    python bench/run.py 10000 100000 1000000
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+END_DATE = date(2026, 11, 1)
+
+
+def stage(name: str, customers: int) -> None:
+    """Run one stage in this process and print its figures as JSON."""
+    from nextsale.contracts import CONTRACTS
+    from nextsale.generate import generate
+    from nextsale.ingest import ingest_table
+
+    landing = DATA / str(customers) / "landing"
+    database = DATA / str(customers) / "warehouse.duckdb"
+    started = time.perf_counter()
+    if name == "generate":
+        if not (landing / "_ground_truth" / "summary.json").exists():
+            generate(landing, customers=customers, seed=42, end_date=END_DATE)
+    elif name == "ingest":
+        database.unlink(missing_ok=True)
+        for contract in CONTRACTS:
+            ingest_table(database, contract, landing)
+    elif name == "dbt_build":
+        env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "dbt"),
+                "build",
+                "--exclude-resource-type",
+                "unit_test",
+                "--profiles-dir",
+                ".",
+                "--quiet",
+            ],
+            cwd=ROOT / "dbt_project",
+            env=env,
+            check=True,
+        )
+    peak_kb = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    )
+    print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss_mb": peak_kb / 1024}))
+
+
+def main(scales: list[int]) -> None:
+    results = []
+    for customers in scales:
+        for name in ("generate", "ingest", "dbt_build"):
+            done = subprocess.run(
+                [sys.executable, __file__, "--stage", name, str(customers)],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            if done.returncode:
+                sys.exit(
+                    f"{name} at {customers:,} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+                )
+            figures = json.loads(done.stdout.strip().splitlines()[-1])
+            results.append({"stage": name, "customers": customers, **figures})
+            print(
+                f"{name:<10} {customers:>10,} customers {figures['seconds']:>9.1f} s "
+                f"{figures['peak_rss_mb']:>9.0f} MB peak RSS",
+                flush=True,
+            )
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--stage":
+        stage(sys.argv[2], int(sys.argv[3]))
+    else:
+        main([int(a) for a in sys.argv[1:]])

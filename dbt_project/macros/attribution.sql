@@ -1,0 +1,109 @@
+{#- Rows of `relation` attributed to the identity component they belonged to at each cutoff
+    they precede (strictly before it, and within `lookback_days` of it when given).
+
+    `nodes` are identifier_node(...) expressions over the row alias `r`, in order of preference:
+    an order goes to the component of its shop account if that account is in the graph at the
+    cutoff, else to that of its email. Equality joins only (the row's node to the component
+    rows), which every planner handles well. `key` lists the columns that identify a row. -#}
+{% macro attribute_to_components(relation, key, at, nodes, components, lookback_days=none) %}
+select *
+from (
+    select
+        candidates.*,
+        row_number() over (
+            partition by candidates.cutoff_date, {{ key | join(', ') }}
+            order by candidates.node_preference
+        ) as node_rank
+    from (
+        {% for node in nodes %}
+        select
+            components.cutoff_date,
+            components.component_id,
+            {{ loop.index }} as node_preference,
+            r.*
+        from {{ relation }} as r
+        inner join {{ components }} as components on components.node_id = {{ node }}
+        where r.{{ at }} < cast(components.cutoff_date as {{ dbt.type_timestamp() }})
+        {% if lookback_days %}
+          and r.{{ at }} >= {{ dbt.dateadd('day', -lookback_days,
+                                           'cast(components.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }}
+        {% endif %}
+        {% if not loop.last %}union all{% endif %}
+        {% endfor %}
+    ) as candidates
+) as ranked
+where node_rank = 1
+{% endmacro %}
+
+{#- Which identity node a row belongs to, in order of preference (see attribute_to_components).
+    An order goes to its shop account, else its email; a web session to its logged-in account,
+    else its cookie, else an email given in a form. -#}
+{% macro order_nodes() -%}
+    {{ return([identifier_node('customer_id', 'r.customer_id'), identifier_node('email', 'r.email')]) }}
+{%- endmacro %}
+
+{% macro session_nodes() -%}
+    {{ return([
+        identifier_node('customer_id', 'r.user_id'),
+        identifier_node('anonymous_id', 'r.anonymous_id'),
+        identifier_node('email', 'r.email'),
+    ]) }}
+{%- endmacro %}
+
+{#- The cutoff relations the snapshots are built for. -#}
+{% macro training_cutoffs() -%}
+    (select cutoff_date from {{ ref('int_calendar__cutoffs') }}
+     where not is_scoring and has_propensity_label) as training_cutoffs
+{%- endmacro %}
+
+{% macro scoring_cutoff() -%}
+    (select cutoff_date from {{ ref('int_calendar__cutoffs') }} where is_scoring) as scoring_cutoff
+{%- endmacro %}
+
+{#- CTEs shared by the feature macros: the identity components at each cutoff in `cutoffs`,
+    and the order lines and (last 90 days of) web sessions attributed to them. -#}
+{% macro activity_at_cutoffs(cutoffs) %}
+cutoff_list as (
+
+    select distinct cutoff_date from {{ cutoffs }}
+
+),
+
+components as (
+
+    select components.*
+    from {{ ref('int_identity__components') }} as components
+    inner join cutoff_list on cutoff_list.cutoff_date = components.cutoff_date
+
+),
+
+lines as (
+
+    {{ attribute_to_components(
+        ref('int_orders__lines'), ['order_id', 'line_id'], 'created_at', order_nodes(), 'components') }}
+
+),
+
+sessions as (
+
+    {{ attribute_to_components(
+        ref('int_web__sessions'), ['session_id'], 'started_at', session_nodes(), 'components',
+        lookback_days=90) }}
+
+),
+{% endmacro %}
+
+{#- Rows of `relation` before the scoring date, with the customer_key of the person they
+    belong to now (the current identity graph). -#}
+{% macro attribute_to_people_now(relation, key, at, nodes) %}
+with
+
+attributed as (
+
+    {{ attribute_to_components(relation, key, at, nodes, ref('int_identity__customer_keys')) }}
+
+)
+
+select {{ dbt.hash('component_id') }} as customer_key, attributed.*
+from attributed
+{% endmacro %}
