@@ -61,7 +61,8 @@ where node_rank = 1
 {%- endmacro %}
 
 {#- CTEs shared by the feature macros: the identity components at each cutoff in `cutoffs`,
-    and the order lines and (last 90 days of) web sessions attributed to them. -#}
+    and the order lines and (last 90 days of) web sessions attributed to them, computed once
+    for all cutoffs in int_identity__lines_by_cutoff and int_identity__sessions_by_cutoff. -#}
 {% macro activity_at_cutoffs(cutoffs) %}
 cutoff_list as (
 
@@ -79,16 +80,17 @@ components as (
 
 lines as (
 
-    {{ attribute_to_components(
-        ref('int_orders__lines'), ['order_id', 'line_id'], 'created_at', order_nodes(), 'components') }}
+    select attributed.*
+    from {{ ref('int_identity__lines_by_cutoff') }} as attributed
+    inner join cutoff_list on cutoff_list.cutoff_date = attributed.cutoff_date
 
 ),
 
 sessions as (
 
-    {{ attribute_to_components(
-        ref('int_web__sessions'), ['session_id'], 'started_at', session_nodes(), 'components',
-        lookback_days=90) }}
+    select attributed.*
+    from {{ ref('int_identity__sessions_by_cutoff') }} as attributed
+    inner join cutoff_list on cutoff_list.cutoff_date = attributed.cutoff_date
 
 ),
 {% endmacro %}

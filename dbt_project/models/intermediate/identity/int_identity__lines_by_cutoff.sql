@@ -1,0 +1,4 @@
+{#- Order lines attributed to the person they belonged to at each cutoff they precede. -#}
+{{ attribute_to_components(
+    ref('int_orders__lines'), ['order_id', 'line_id'], 'created_at', order_nodes(),
+    ref('int_identity__components')) }}
