@@ -285,6 +285,14 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
         f"create table if not exists {QUARANTINE}.{contract.table} "
         f"({text}, _reason VARCHAR, _raw_line VARCHAR, {meta})"
     )
+    # a contract that gained an optional column since the tables were made: add it, keep rows
+    for c in contract.columns:
+        con.execute(
+            f"alter table {RAW}.{contract.table} add column if not exists {quote(c.name)} {c.type}"
+        )
+        con.execute(
+            f"alter table {QUARANTINE}.{contract.table} add column if not exists {quote(c.name)} VARCHAR"
+        )
     con.execute(
         f"""
         create table if not exists {FILE_LOG} (

@@ -254,3 +254,13 @@ def test_reconcile_reports_rows_lost_after_the_load(db, landing):
     with duckdb.connect(str(db)) as con:
         con.execute("delete from raw.shop_orders")
     assert reconcile(db, ORDERS) == ["shop/orders/orders.csv: 1 rows in, 0 kept + 0 quarantined"]
+
+
+def test_a_column_added_to_the_contract_later_is_added_to_existing_tables(db, landing):
+    load_orders(db, landing, GOOD_ORDER)
+    with duckdb.connect(str(db)) as con:  # tables made before the contract gained `email`
+        con.execute("alter table raw.shop_orders drop column email")
+        con.execute("alter table raw_quarantine.shop_orders drop column email")
+    load = load_orders(db, landing, GOOD_ORDER.replace(",10,paid", ",11,paid"))
+    assert load.total("rows_kept") == 1
+    assert rows(db, "select email, total from raw.shop_orders") == [("a@b.com", 11)]

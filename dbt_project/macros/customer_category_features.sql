@@ -22,6 +22,22 @@ bought as (
 
 ),
 
+primary_categories as (
+
+    -- the category a person has bought most often: who counts as "similar" for popularity
+    select cutoff_date, component_id, category as primary_category
+    from (
+        select
+            bought.*,
+            row_number() over (
+                partition by cutoff_date, component_id order by category_orders desc, category
+            ) as category_rank
+        from bought
+    ) as ranked
+    where category_rank = 1
+
+),
+
 viewed as (
 
     select sessions.cutoff_date, sessions.component_id, views.category, count(*) as category_views_last_90d
@@ -54,6 +70,7 @@ final as (
         {{ dbt.hash('viewed_or_bought.component_id') }} as customer_key,
         viewed_or_bought.component_id,
         categories.category,
+        primary_categories.primary_category,
         coalesce(bought.category_orders, 0) > 0 as has_bought_category,
         cast(coalesce(viewed.category_views_last_90d, 0) as {{ dbt.type_bigint() }})
             as category_views_last_90d,
@@ -76,6 +93,9 @@ final as (
     left join popularity
         on popularity.cutoff_date = viewed_or_bought.cutoff_date
         and popularity.category = categories.category
+    left join primary_categories
+        on primary_categories.cutoff_date = viewed_or_bought.cutoff_date
+        and primary_categories.component_id = viewed_or_bought.component_id
 
 )
 

@@ -80,6 +80,8 @@ order_features as (
         cutoff_date,
         component_id,
         count(*) as orders_count,
+        -- BG/NBD counts purchase days, not orders: two orders on one day are one purchase
+        count(distinct cast(created_at as date)) as purchase_days,
         sum(total_usd) as revenue_usd,
         min(created_at) as first_order_at,
         max(created_at) as last_order_at,
@@ -128,12 +130,22 @@ line_features as (
 
 ),
 
+family_top_tiers as (
+
+    select family, max(tier) as top_tier
+    from {{ ref('stg_shop__products') }}
+    where is_active and family is not null
+    group by family
+
+),
+
 upgrade_room as (
 
-    select cutoff_date, component_id, count(*) as families_below_top_tier
+    select family_tiers.cutoff_date, family_tiers.component_id, count(*) as families_below_top_tier
     from family_tiers
-    where max_tier < 3
-    group by cutoff_date, component_id
+    inner join family_top_tiers on family_top_tiers.family = family_tiers.family
+    where family_tiers.max_tier < family_top_tiers.top_tier
+    group by family_tiers.cutoff_date, family_tiers.component_id
 
 ),
 
@@ -196,6 +208,7 @@ features as (
 
         -- orders (RFM and more)
         cast(coalesce(order_features.orders_count, 0) as {{ count }}) as orders_count,
+        cast(coalesce(order_features.purchase_days, 0) as {{ count }}) as purchase_days,
         cast(coalesce(order_features.revenue_usd, 0) as {{ amount }}) as revenue_usd,
         cast(case when order_features.orders_count > 0
                   then order_features.revenue_usd / order_features.orders_count end as {{ amount }})
