@@ -9,7 +9,7 @@ PORT ?= 3000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install manifest demo test ui bench lint format clean
+.PHONY: install manifest demo test ui bench evaluate lint format clean
 BENCH_SCALES ?= 10000 100000 1000000
 
 $(VENV)/.installed: pyproject.toml
@@ -40,6 +40,10 @@ test: manifest
 
 ui: manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m dagster_project.serve $(PORT)
+
+# The models against their baselines on the real data sets; writes docs/evaluation.md.
+evaluate: manifest
+	$(BIN)/nextsale evaluate --json data/evaluation.json
 
 bench: manifest
 	$(BIN)/python bench/run.py $(BENCH_SCALES)

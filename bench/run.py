@@ -1,6 +1,6 @@
 """`make bench`: wall time and peak memory of each pipeline stage at growing scales.
 
-Each stage runs in its own process (generate, ingest, dbt build), so its peak RSS is its own
+Each stage runs in its own process (generate, ingest, dbt build, train, score), so its peak RSS is its own
 (children included: dbt runs as a child). Generated data is cached per scale under
 bench/data/<customers>/ and reused. Prints a table and writes bench/results.json.
 
@@ -55,6 +55,32 @@ def stage(name: str, customers: int) -> None:
             env=env,
             check=True,
         )
+    elif name == "train":
+        # every model, with its baselines, as the Dagster assets train them
+        from ml import artifacts
+        from ml.data import read_calendar, read_snapshot
+        from ml.specs import SPECS
+        from ml.train import train_and_evaluate
+
+        calendar, expected = read_calendar(database), None
+        frames = {s: read_snapshot(database, s, "training") for s in ("customer", "cross_sell")}
+        for spec in SPECS.values():
+            run = train_and_evaluate(spec, frames[spec.snapshot], calendar, expected_ltv=expected)
+            saved = artifacts.save(run, DATA / str(customers) / "artifacts")
+            expected = run.model if spec.name == "expected_ltv" else expected
+            print(
+                f"{spec.name}: fit {run.fit_seconds:.1f} s, published {saved.published}",
+                file=sys.stderr,
+            )
+    elif name == "score":
+        from ml import artifacts
+        from ml.score import customer_scores, next_best_offers, write_table
+        from ml.specs import SPECS
+
+        models = {n: artifacts.load(DATA / str(customers) / "artifacts", n) for n in SPECS}
+        write_table(database, "customer_scores", customer_scores(database, models))
+        offers = next_best_offers(database, models["cross_sell"], models["upsell"])
+        write_table(database, "next_best_offers", offers)
     peak_kb = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
@@ -65,7 +91,7 @@ def stage(name: str, customers: int) -> None:
 def main(scales: list[int]) -> None:
     results = []
     for customers in scales:
-        for name in ("generate", "ingest", "dbt_build"):
+        for name in ("generate", "ingest", "dbt_build", "train", "score"):
             done = subprocess.run(
                 [sys.executable, __file__, "--stage", name, str(customers)],
                 capture_output=True,

@@ -7,6 +7,11 @@ from dagster_dbt import DbtCliResource
 
 from dagster_project.assets.dbt import nextsale_dbt_models
 from dagster_project.assets.ingest import ingest_assets
+from dagster_project.assets.models import (
+    customer_scores_asset,
+    model_assets,
+    next_best_offers_asset,
+)
 from dagster_project.automation import all_assets_job, build_landing_sensor, daily_schedule
 from dagster_project.dbt import dbt_project
 from dagster_project.resources import Warehouse
@@ -16,7 +21,13 @@ from nextsale.config import Settings
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.export_for_dbt()
     return dg.Definitions(
-        assets=[*ingest_assets, nextsale_dbt_models],
+        assets=[
+            *ingest_assets,
+            nextsale_dbt_models,
+            *model_assets,
+            customer_scores_asset,
+            next_best_offers_asset,
+        ],
         jobs=[all_assets_job],
         schedules=[daily_schedule],
         sensors=[build_landing_sensor(settings.landing_dir)],

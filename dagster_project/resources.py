@@ -22,3 +22,7 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def landing(self) -> Path:
         return Path(self.landing_dir)
+
+    @property
+    def artifacts(self) -> Path:
+        return Path(self.artifacts_dir)

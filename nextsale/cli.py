@@ -108,3 +108,50 @@ def summary() -> None:
             f"({q.linkable_recall:.4f} of the pairs the data can link), "
             f"largest person {q.largest_component} identifiers"
         )
+
+
+@main.command(
+    help="Train and judge every model against its baselines on the real data sets "
+    "(DESIGN §9) and write docs/evaluation.md."
+)
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    type=click.Choice(["online-retail", "cdnow", "completejourney"]),
+    help="Evaluate only these (default: all three).",
+)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder holding the data sets (default: ../shared/data).",
+)
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/evaluate"),
+    show_default=True,
+    help="Where each data set's landing files and warehouse are built.",
+)
+@click.option("--sample", is_flag=True, help="Small slices (a quick check; no docs written).")
+def evaluate(
+    datasets: tuple[str, ...],
+    json_path: Path | None,
+    source: Path | None,
+    work_dir: Path,
+    sample: bool,
+) -> None:
+    from nextsale.evaluate import evaluate as run_evaluation
+    from nextsale.importers import DEFAULT_SOURCE
+
+    if not (source or DEFAULT_SOURCE).is_dir():
+        raise click.ClickException(f"no data sets at {source or DEFAULT_SOURCE}")
+    run_evaluation(
+        list(datasets) or ["online-retail", "cdnow", "completejourney"],
+        work_dir.resolve(),
+        json_path,
+        sample=sample,
+        source=source or DEFAULT_SOURCE,
+        write_docs=not sample,
+    )

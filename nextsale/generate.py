@@ -45,7 +45,7 @@ import pandas as pd
 from nextsale.config import CURRENCY_RATES_SEED
 
 CHUNK_SIZE = 20_000  # people per part file; fixed so that output does not depend on machine size
-HISTORY_DAYS = 3 * 365
+HISTORY_DAYS = 4 * 365
 SECONDS_PER_DAY = 86_400
 
 DIRTY_RATES: dict[str, dict[str, float]] = {

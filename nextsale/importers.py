@@ -1,6 +1,7 @@
 """Map the real public data sets (shared/data, see its README) onto the raw landing contracts.
 
-The importers reshape and rename; they do not clean. Real quirks (negative quantities, zero
+The importers reshape and rename; they do not clean. CRM contacts made from buyers are dated at
+their first purchase: dating them at their last one would tell the models who never buys again. Real quirks (negative quantities, zero
 prices, bad-debt adjustments, duplicated lines...) are written as they are, so that the same
 ingestion quarantines them with a reason and the same dbt build runs on the rest. Sources a
 data set does not have are written as header-only files, so every contract has its files.
@@ -207,7 +208,7 @@ def import_online_retail(
                 'customer' as lifecycle_stage, null as lead_source,
                 arg_max(country, source_row) as country,
                 {_utc("min(invoiced_at)", "Europe/London")} as created_at,
-                {_utc("max(invoiced_at)", "Europe/London")} as updated_at,
+                {_utc("min(invoiced_at)", "Europe/London")} as updated_at,
                 null as email_opt_in, null as sms_opt_in, null as do_not_contact
             from retail
             where customer_id is not null
@@ -337,7 +338,7 @@ def import_completejourney(
             con,
             f"""
             with first_seen as (
-                select household_id, {bought} as first_at, {_utc("max(bought_at)", "America/New_York")} as last_at
+                select household_id, {bought} as first_at
                 from baskets group by household_id
             )
             select 'household-' || d.household_id as contact_id, null as email,
@@ -345,7 +346,7 @@ def import_completejourney(
                    d.household_id as shop_customer_id, 'customer' as lifecycle_stage,
                    null as lead_source, 'US' as country,
                    coalesce(f.first_at, '2017-01-01T00:00:00Z') as created_at,
-                   coalesce(f.last_at, '2017-01-01T00:00:00Z') as updated_at,
+                   coalesce(f.first_at, '2017-01-01T00:00:00Z') as updated_at,
                    null as email_opt_in, null as sms_opt_in, null as do_not_contact,
                    d.age, d.income, d.home_ownership, d.marital_status, d.household_size,
                    d.household_comp, d.kids_count

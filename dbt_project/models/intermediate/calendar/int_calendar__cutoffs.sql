@@ -65,6 +65,8 @@ final as (
         cutoffs.cutoff_date,
         cutoffs.is_scoring,
         as_of.as_of_date,
+        {{ var('ml_propensity_horizon_days') }} as propensity_horizon_days,
+        {{ var('ml_ltv_horizon_days') }} as ltv_horizon_days,
         {{ dbt.dateadd('day', var('ml_propensity_horizon_days'), 'cutoffs.cutoff_date') }}
             <= as_of.as_of_date as has_propensity_label,
         {{ dbt.dateadd('day', var('ml_ltv_horizon_days'), 'cutoffs.cutoff_date') }}

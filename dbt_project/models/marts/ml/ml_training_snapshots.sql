@@ -3,7 +3,7 @@
     a purchase made under a new account still counts for them:
       label_purchased_90d       any paid order in [cutoff, cutoff + 90 days)
       label_upsell_90d          a higher tier than any before, in a family owned before the cutoff
-      label_revenue_365d_usd    paid revenue in [cutoff, cutoff + 365 days); null while that
+      label_ltv_revenue_usd     paid revenue in [cutoff, cutoff + ml_ltv_horizon_days (365)); null while that
                                 horizon is not over at the scoring date
       label_days_to_next_order  days to the first paid order on or after the cutoff (null: none)
     Features describe the past and never start with label_. -#}
@@ -101,7 +101,7 @@ final as (
         coalesce(order_labels.purchased, 0) = 1 as label_purchased_90d,
         coalesce(upsell_labels.upsold, 0) = 1 as label_upsell_90d,
         cast(case when cutoffs.has_ltv_label then coalesce(order_labels.revenue_usd, 0) end
-             as {{ type_double() }}) as label_revenue_365d_usd,
+             as {{ type_double() }}) as label_ltv_revenue_usd,
         cast(order_labels.days_to_next_order as {{ dbt.type_bigint() }}) as label_days_to_next_order
     from features
     inner join cutoffs on cutoffs.cutoff_date = features.cutoff_date

@@ -1,0 +1,107 @@
+"""Versioned model artifacts on disk, and which version is published.
+
+    <artifacts_dir>/models/<model>/<version>/model.ubj      the booster
+    <artifacts_dir>/models/<model>/<version>/model.json     features, categories, calibration,
+                                                            metrics, baselines, gate, training
+                                                            window, training-data hash
+    <artifacts_dir>/models/<model>/published.json           the version scoring uses
+
+Every run writes a version; only one that passed the quality gate becomes published, so scoring
+keeps the last good model when a new one fails.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import xgboost as xgb
+
+from ml.train import ModelRun, TrainedModel
+
+
+@dataclass(frozen=True)
+class SavedVersion:
+    name: str
+    version: str
+    path: Path
+    published: bool
+
+
+def _finite(values: dict[str, float]) -> dict[str, float | None]:
+    return {k: (float(v) if math.isfinite(v) else None) for k, v in values.items()}
+
+
+def manifest(run: ModelRun) -> dict:
+    spec = run.spec
+    model = run.model
+    return {
+        "model": spec.name,
+        "kind": spec.kind,
+        "description": spec.description,
+        "label": spec.label,
+        "horizon_days": run.horizon_days,
+        "main_metric": spec.main_metric,
+        "metrics": _finite(run.metrics),
+        "baselines": {name: _finite(values) for name, values in run.baselines.items()},
+        "gate": {"passed": run.gate.passed, "reasons": run.gate.reasons},
+        "test_cutoff": run.test_cutoff.isoformat() if run.test_cutoff else None,
+        "train_cutoffs": [c.isoformat() for c in run.train_cutoffs],
+        "n_train": run.n_train,
+        "n_test": run.n_test,
+        "training_data_sha256": run.data_hash,
+        "fit_seconds": round(run.fit_seconds, 3),
+        "features": model.features if model else [],
+        "categories": model.categories if model else {},
+        "calibration": list(model.calibration) if model and model.calibration else None,
+        "prediction_scale": model.prediction_scale if model else 1.0,
+        "best_iteration": model.booster.num_boosted_rounds() if model else None,
+        "xgboost_version": xgb.__version__,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def save(run: ModelRun, artifacts_dir: Path) -> SavedVersion:
+    """Write the run's version; publish it if it passed the gate."""
+    created = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    version = f"{created}-{run.data_hash[:8]}"
+    root = artifacts_dir / "models" / run.spec.name
+    path = root / version
+    path.mkdir(parents=True, exist_ok=True)
+    if run.model is not None:
+        run.model.booster.save_model(path / "model.ubj")
+    (path / "model.json").write_text(json.dumps({"version": version, **manifest(run)}, indent=2))
+    published = run.gate.passed and run.model is not None
+    if published:
+        pointer = root / "published.json"
+        pointer.write_text(json.dumps({"version": version}))
+    return SavedVersion(run.spec.name, version, path, published)
+
+
+def published_version(artifacts_dir: Path, name: str) -> str | None:
+    pointer = artifacts_dir / "models" / name / "published.json"
+    return json.loads(pointer.read_text())["version"] if pointer.exists() else None
+
+
+def load(artifacts_dir: Path, name: str, version: str | None = None) -> TrainedModel | None:
+    """A saved model (by default the published one), or None if none was ever published."""
+    version = version or published_version(artifacts_dir, name)
+    if version is None:
+        return None
+    path = artifacts_dir / "models" / name / version
+    info = json.loads((path / "model.json").read_text())
+    booster = xgb.Booster()
+    booster.load_model(path / "model.ubj")
+    return TrainedModel(
+        name=name,
+        kind=info["kind"],
+        booster=booster,
+        features=info["features"],
+        categories=info["categories"],
+        calibration=tuple(info["calibration"]) if info["calibration"] else None,
+        prediction_scale=info["prediction_scale"],
+        version=version,
+    )

@@ -1,0 +1,185 @@
+"""Simple baselines, fitted on the same training rows and judged on the same test rows.
+
+They are what a careful analyst would ship without machine learning, at their honest best:
+rates learned per cell of a transparent rule (RFM, the category of similar customers), last
+period's spend, and the BG/NBD + Gamma-Gamma models fitted by maximum likelihood.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+CellRule = Callable[[pd.DataFrame, dict[str, np.ndarray]], pd.Series]
+
+
+def _quintile_edges(values: pd.Series) -> np.ndarray:
+    return np.unique(np.nanquantile(values.to_numpy(dtype=float), [0.2, 0.4, 0.6, 0.8]))
+
+
+def _quintile(values: pd.Series, edges: np.ndarray) -> pd.Series:
+    return pd.Series(
+        np.searchsorted(edges, values.to_numpy(dtype=float), side="right"), values.index
+    )
+
+
+def rfm_edges(train: pd.DataFrame) -> dict[str, np.ndarray]:
+    buyers = train[train["orders_count"] > 0]
+    return {c: _quintile_edges(buyers[c]) for c in ("recency_days", "orders_count", "revenue_usd")}
+
+
+def rfm_cells(frame: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.Series:
+    """The classic R x F x M quintile grid (125 cells), plus one cell for people with no order."""
+    cells = (
+        _quintile(frame["recency_days"], edges["recency_days"]).astype(str)
+        + _quintile(frame["orders_count"], edges["orders_count"]).astype(str)
+        + _quintile(frame["revenue_usd"], edges["revenue_usd"]).astype(str)
+    )
+    return cells.where(frame["orders_count"] > 0, "no orders")
+
+
+def similar_customer_cells(frame: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.Series:
+    """Category x the category the person buys most: popularity among similar customers."""
+    return frame["category"].astype(str) + " | " + frame["primary_category"].astype(str)
+
+
+def recent_family_cells(frame: pd.DataFrame, edges: dict[str, np.ndarray]) -> pd.Series:
+    """The rule-based upsell: offer the next tier of the family bought most recently, to the
+    people who bought most recently; its score is the upgrade rate per recency quintile."""
+    return _quintile(frame["recency_days"], edges["recency_days"]).astype(str)
+
+
+@dataclass
+class CellBaseline:
+    """A statistic of the label per cell, learned on training rows; unseen cells get the
+    overall value. Rates are shrunk towards the overall rate by `prior_rows` pseudo-rows."""
+
+    rule: CellRule
+    statistic: str = "mean"  # or "quantile"
+    quantile: float = 0.9
+    prior_rows: float = 20.0
+
+    def fit(self, train: pd.DataFrame, label: str) -> CellBaseline:
+        self.edges = rfm_edges(train)
+        y = train[label].astype(float)
+        groups = y.groupby(self.rule(train, self.edges))
+        if self.statistic == "quantile":
+            self.overall = float(y.quantile(self.quantile))
+            self.values = groups.quantile(self.quantile)
+        else:
+            self.overall = float(y.mean())
+            self.values = (groups.sum() + self.prior_rows * self.overall) / (
+                groups.size() + self.prior_rows
+            )
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        cells = self.rule(frame, self.edges)
+        return cells.map(self.values).fillna(self.overall).to_numpy(dtype=float)
+
+
+def last_period_spend(frame: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """Next period will look like the last: the past year's spend, scaled to the horizon."""
+    return frame["revenue_last_365d_usd"].to_numpy(dtype=float) * horizon_days / 365.0
+
+
+def purchase_rhythm(frame: pd.DataFrame) -> np.ndarray:
+    """Days to the next order if the person keeps their average gap between orders."""
+    gap = frame["average_days_between_orders"].to_numpy(dtype=float)
+    return np.maximum(gap - frame["recency_days"].to_numpy(dtype=float), 1.0)
+
+
+def btyd_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """BG/NBD's inputs from the snapshot features, in weeks, as in Fader, Hardie & Lee (2005):
+    purchase days, repeat purchases, and T measured to the last day before the cutoff."""
+    buyers = frame[frame["purchase_days"] > 0]
+    first_ago = buyers["first_order_days_ago"].to_numpy(dtype=float)
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(len(buyers)),
+            "frequency": buyers["purchase_days"].to_numpy(dtype=float) - 1,
+            "recency": (first_ago - buyers["recency_days"].to_numpy(dtype=float)) / 7.0,
+            "T": (first_ago - 1) / 7.0,
+            # Gamma-Gamma's spend per purchase day (the first purchase included)
+            "monetary_value": buyers["revenue_usd"].to_numpy(dtype=float)
+            / buyers["purchase_days"].to_numpy(dtype=float),
+        },
+        index=buyers.index,
+    )
+
+
+class BgNbdGammaGamma:
+    """Expected revenue = BG/NBD expected purchase days x Gamma-Gamma expected spend per day.
+
+    Fitted on the features at a cutoff (only the past; no labels), by MAP with flat priors,
+    which is the maximum-likelihood fit the literature reports: pymc-marketing's default
+    priors pull the CDNOW estimates well away from the published ones.
+    """
+
+    BGNBD = ("r", "alpha", "a", "b")
+    GAMMA_GAMMA = ("p", "q", "v")
+
+    def fit(self, frame: pd.DataFrame) -> BgNbdGammaGamma:
+        from pymc_extras.prior import Prior
+        from pymc_marketing import clv
+
+        logging.getLogger("pymc").setLevel(logging.ERROR)
+        summary = btyd_summary(frame)
+        flat = {name: Prior("HalfFlat") for name in self.BGNBD}
+        self.bgnbd = clv.BetaGeoModel(
+            data=summary[["customer_id", "frequency", "recency", "T"]], model_config=flat
+        )
+        self.bgnbd.fit(method="map", progressbar=False)
+        repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+        self.gamma_gamma = clv.GammaGammaModel(
+            data=repeat[["customer_id", "frequency", "monetary_value"]].reset_index(drop=True)
+        )
+        self.gamma_gamma.fit(method="map", progressbar=False)
+        return self
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        values = {**self.bgnbd.fit_summary(), **self.gamma_gamma.fit_summary()}
+        return {k: float(values[k]) for k in (*self.BGNBD, *self.GAMMA_GAMMA)}
+
+    def features(self, frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+        """Expected purchase days in the horizon, P(alive), expected spend per purchase day and
+        their product (expected revenue); zero for people who never bought."""
+        summary = btyd_summary(frame)
+        out = pd.DataFrame(0.0, index=frame.index, columns=BTYD_FEATURES)
+        if summary.empty:
+            return out
+        purchases = _point(self.bgnbd.expected_purchases(data=summary, future_t=horizon_days / 7.0))
+        alive = _point(self.bgnbd.expected_probability_alive(data=summary))
+        spend = _point(
+            self.gamma_gamma.expected_customer_spend(
+                data=summary[["customer_id", "frequency", "monetary_value"]].assign(
+                    monetary_value=summary["monetary_value"].clip(lower=0.01)
+                )
+            )
+        )
+        out.loc[summary.index, BTYD_FEATURES] = np.column_stack(
+            [purchases, alive, spend, purchases * spend]
+        )
+        return out
+
+    def predict(self, frame: pd.DataFrame, horizon_days: int) -> np.ndarray:
+        return self.features(frame, horizon_days)["btyd_expected_revenue_usd"].to_numpy()
+
+
+BTYD_FEATURES = [
+    "btyd_expected_purchase_days",
+    "btyd_probability_alive",
+    "btyd_expected_spend_per_day_usd",
+    "btyd_expected_revenue_usd",
+]
+
+
+def _point(values) -> np.ndarray:
+    """A MAP fit has one draw: squeeze pymc-marketing's (chain, draw, customer) array."""
+    array = np.asarray(values)
+    return array.reshape(-1, array.shape[-1]).mean(axis=0)

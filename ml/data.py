@@ -1,0 +1,164 @@
+"""Reading the dbt snapshots and splitting them in time.
+
+Features come from dbt (`ml_*` marts): one macro computes them for training and scoring, so the
+frames read here need no feature code of their own. The cross-sell rows get the person's
+features joined on (cutoff, person), which is the same SQL output, not a second definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml.specs import ModelSpec
+
+ID_COLUMNS = ("cutoff_date", "customer_key", "component_id", "person_key")
+TIMESTAMP_COLUMNS = ("first_order_at", "last_order_at")
+CATEGORICAL_COLUMNS = ("category", "primary_category")
+TABLES = {
+    ("customer", "training"): "ml.ml_training_snapshots",
+    ("customer", "scoring"): "ml.ml_scoring_snapshot",
+    ("cross_sell", "training"): "ml.ml_cross_sell_training_snapshots",
+    ("cross_sell", "scoring"): "ml.ml_cross_sell_scoring_snapshot",
+}
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The dates and horizons the snapshots were built with (dbt vars, via int_calendar__cutoffs)."""
+
+    as_of: date
+    propensity_horizon_days: int
+    ltv_horizon_days: int
+
+    def horizon_days(self, spec: ModelSpec) -> int:
+        return self.ltv_horizon_days if spec.horizon == "ltv" else self.propensity_horizon_days
+
+
+def read_calendar(database: Path) -> Calendar:
+    with duckdb.connect(str(database), read_only=True) as con:
+        as_of, propensity, ltv = con.execute(
+            "select as_of_date, propensity_horizon_days, ltv_horizon_days "
+            "from intermediate.int_calendar__cutoffs where is_scoring"
+        ).fetchall()[0]
+    return Calendar(as_of, int(propensity), int(ltv))
+
+
+def read_snapshot(database: Path, snapshot: str, purpose: str) -> pd.DataFrame:
+    """A snapshot as pandas; cross-sell rows carry the person's features too."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        frame = con.execute(f"select * from {TABLES[(snapshot, purpose)]}").df()
+        if snapshot == "cross_sell":
+            people = con.execute(f"select * from {TABLES[('customer', purpose)]}").df()
+            person_features = [c for c in people if c not in frame and not c.startswith("label_")]
+            frame = frame.merge(
+                people[["cutoff_date", "component_id", *person_features]],
+                on=["cutoff_date", "component_id"],
+                how="inner",
+            )
+    frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"]).dt.date
+    return frame
+
+
+def feature_columns(frame: pd.DataFrame) -> list[str]:
+    """Everything that describes the past: not ids, labels or raw timestamps."""
+    skip = set(ID_COLUMNS) | set(TIMESTAMP_COLUMNS)
+    return [c for c in frame.columns if c not in skip and not c.startswith("label_")]
+
+
+def feature_matrix(
+    frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]]
+) -> pd.DataFrame:
+    """Model input with fixed category levels, so codes mean the same in training and scoring."""
+    matrix = frame[features].copy()
+    for column in features:
+        if column in categories:
+            matrix[column] = pd.Categorical(matrix[column], categories=categories[column])
+        elif matrix[column].dtype == bool or str(matrix[column].dtype) == "boolean":
+            matrix[column] = matrix[column].astype("float64")
+        else:
+            matrix[column] = pd.to_numeric(matrix[column], errors="coerce").astype("float64")
+    return matrix
+
+
+def category_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, list[str]]:
+    return {
+        c: sorted(frame[c].dropna().astype(str).unique())
+        for c in features
+        if c in CATEGORICAL_COLUMNS
+    }
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train on earlier cutoffs, test on the latest labelled one.
+
+    Purged: a training row's label window must close by the test cutoff, so nothing the model
+    learns from happened after the moment it is tested at. Validation (early stopping,
+    calibration) is the latest training cutoff, or a fifth of the people when there is one.
+    """
+
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    test_cutoff: date
+    train_cutoffs: tuple[date, ...]
+
+
+def labelled(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    rows = frame[spec.eligible(frame)]
+    if spec.kind == "survival":
+        return rows
+    rows = rows[rows[spec.label].notna()]
+    return rows[rows[spec.label] > 0] if spec.train_on_buyers_only else rows
+
+
+def time_split(
+    frame: pd.DataFrame, spec: ModelSpec, calendar: Calendar, purge_days: int | None = None
+) -> Split:
+    rows = labelled(frame, spec)
+    horizon = calendar.horizon_days(spec)
+    cutoffs = sorted(rows["cutoff_date"].unique())
+    if spec.kind == "survival":
+        # any cutoff before the test one: a label is censored where the test window starts
+        complete = [c for c in cutoffs if c + timedelta(days=horizon) <= calendar.as_of]
+        test_cutoff = max(complete) if complete else max(cutoffs)
+        train_cutoffs = [c for c in cutoffs if c < test_cutoff]
+    else:
+        test_cutoff = max(cutoffs)
+        purge = timedelta(days=horizon if purge_days is None else purge_days)
+        train_cutoffs = [c for c in cutoffs if c + purge <= test_cutoff]
+    train = rows[rows["cutoff_date"].isin(train_cutoffs)]
+    if len(train_cutoffs) >= 2:
+        validation = train[train["cutoff_date"] == train_cutoffs[-1]]
+        train = train[train["cutoff_date"] != train_cutoffs[-1]]
+    else:
+        people = pd.util.hash_pandas_object(train["component_id"], index=False).to_numpy()
+        held_out = people % 5 == 0
+        validation, train = train[held_out], train[~held_out]
+    return Split(
+        train=train,
+        validation=validation,
+        test=rows[rows["cutoff_date"] == test_cutoff],
+        test_cutoff=test_cutoff,
+        train_cutoffs=tuple(train_cutoffs),
+    )
+
+
+def survival_bounds(
+    frame: pd.DataFrame, spec: ModelSpec, window_end: date
+) -> tuple[np.ndarray, np.ndarray]:
+    """AFT interval labels: the observed days to the next order, or (days observed, inf) when
+    no order came before `window_end` (censored: still waiting, not never)."""
+    observable = np.array([(window_end - c).days for c in frame["cutoff_date"]], dtype=float)
+    days = frame[spec.label].to_numpy(dtype=float)
+    # an order on the cutoff day itself is "day 0"; AFT needs a positive time
+    observed = ~np.isnan(days) & (days < observable)
+    lower = np.where(observed, np.maximum(days, 0.5), observable)
+    upper = np.where(observed, np.maximum(days, 0.5), np.inf)
+    return lower, upper

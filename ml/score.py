@@ -1,0 +1,239 @@
+"""Score the latest snapshot with the published models: customer_scores and next_best_offers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml.data import read_snapshot
+from ml.explain import top_reasons
+from ml.specs import SPECS
+from ml.train import TrainedModel
+
+SCORES_SCHEMA = "scores"
+
+
+def _on_eligible(name: str, model: TrainedModel | None, frame: pd.DataFrame) -> pd.Series:
+    """The model's prediction where its spec applies; null elsewhere or without a model."""
+    out = pd.Series(np.nan, index=frame.index)
+    if model is None or frame.empty:
+        return out
+    rows = SPECS[name].eligible(frame)
+    if rows.any():
+        out[rows] = model.predict(frame[rows])
+    return out
+
+
+def customer_scores(database: Path, models: dict[str, TrainedModel | None]) -> pd.DataFrame:
+    """One row per person in the scoring snapshot: every score, LTV figures, segment, versions."""
+    people = read_snapshot(database, "customer", "scoring")
+    with duckdb.connect(str(database), read_only=True) as con:
+        segments = con.execute(
+            "select customer_key, rfm_segment, lifecycle_stage, value_tier from marts.customer_segments"
+        ).df()
+    propensity = _on_eligible("purchase_propensity", models.get("purchase_propensity"), people)
+    expected = _on_eligible("expected_ltv", models.get("expected_ltv"), people)
+    potential = _on_eligible("potential_ltv", models.get("potential_ltv"), people)
+    scores = pd.DataFrame(
+        {
+            "customer_key": people["customer_key"],
+            "as_of_date": people["cutoff_date"],
+            "purchase_propensity": propensity,
+            # a rank beside the calibrated probability, for audience rules ("top 20 %")
+            "purchase_propensity_rank": propensity.rank(pct=True),
+            "churn_risk": (1 - propensity).where(people["orders_count"] > 0),
+            "expected_days_to_next_order": _on_eligible(
+                "days_to_next_order", models.get("days_to_next_order"), people
+            ),
+            "upsell_propensity": _on_eligible("upsell", models.get("upsell"), people),
+            "expected_ltv_usd": expected,
+            "potential_ltv_usd": potential,
+            # the opportunity: never negative when published (the gate bounds how often the
+            # quantile model falls below the mean model; those few rows show no headroom)
+            "ltv_headroom_usd": (potential - expected).clip(lower=0),
+        }
+    )
+    scores["upsell_propensity_rank"] = scores["upsell_propensity"].rank(pct=True)
+    scores = scores.merge(segments, on="customer_key", how="left")
+    scores["model_versions"] = json.dumps(
+        {name: (model.version if model else None) for name, model in sorted(models.items())}
+    )
+    scores["scored_at"] = datetime.now(UTC).replace(tzinfo=None)
+    return scores
+
+
+def next_best_offers(
+    database: Path, cross_sell: TrainedModel | None, upsell: TrainedModel | None
+) -> pd.DataFrame:
+    """Per past buyer: the cross-sell category with the highest propensity x margin and the
+    product in it that best goes with what they own (product_affinity), the upsell product
+    (product_upgrade_paths) from their most recent family, and the reasons for each."""
+    people = read_snapshot(database, "customer", "scoring")
+    buyers = people[people["orders_count"] > 0]
+    best = pd.DataFrame(columns=["component_id", "category", "cross_sell_propensity", "reasons"])
+    if cross_sell is not None:
+        rows = read_snapshot(database, "cross_sell", "scoring")
+        rows = rows[SPECS["cross_sell"].eligible(rows)]
+        if not rows.empty:
+            rows = rows.assign(cross_sell_propensity=cross_sell.predict(rows))
+            best = rows  # ranked by expected margin in SQL below, reasons added for the winners
+    with duckdb.connect(str(database), read_only=True) as con:
+        con.register("buyers", buyers[["cutoff_date", "component_id", "customer_key"]])
+        con.register("candidates", best[["component_id", "category", "cross_sell_propensity"]])
+        offers = con.execute(OFFERS_SQL).df()
+    if cross_sell is not None and not offers.empty:
+        chosen = best.merge(
+            offers[["component_id", "cross_sell_category"]].rename(
+                columns={"cross_sell_category": "category"}
+            ),
+            on=["component_id", "category"],
+        )
+        chosen["cross_sell_reasons"] = top_reasons(cross_sell, chosen)
+        offers = offers.merge(
+            chosen[["component_id", "cross_sell_reasons"]], on="component_id", how="left"
+        )
+    else:
+        offers["cross_sell_reasons"] = None
+    offers["upsell_propensity"] = np.nan
+    offers["upsell_reasons"] = None
+    if upsell is not None and not offers.empty:
+        owners = buyers[buyers["component_id"].isin(offers["component_id"])]
+        owners = owners[SPECS["upsell"].eligible(owners)]
+        if not owners.empty:
+            owners = owners.assign(
+                upsell_propensity=upsell.predict(owners), upsell_reasons=top_reasons(upsell, owners)
+            )
+            offers = offers.drop(columns=["upsell_propensity", "upsell_reasons"]).merge(
+                owners[["component_id", "upsell_propensity", "upsell_reasons"]],
+                on="component_id",
+                how="left",
+            )
+    offers.loc[offers["upsell_product_id"].isna(), ["upsell_propensity", "upsell_reasons"]] = None
+    return offers.drop(columns=["component_id"])
+
+
+OFFERS_SQL = """
+with
+
+scoring_lines as (
+
+    select lines.*
+    from intermediate.int_identity__lines_by_cutoff as lines
+    inner join buyers
+        on buyers.cutoff_date = lines.cutoff_date and buyers.component_id = lines.component_id
+    where lines.is_paid
+
+),
+
+category_margins as (
+
+    -- margin of a typical sale in the category; where the catalogue has no margins, revenue
+    select category, median(price * coalesce(margin_rate, 1.0)) as margin_usd
+    from staging.stg_shop__products
+    where is_active and category is not null
+    group by category
+
+),
+
+best_category as (
+
+    select component_id, category, cross_sell_propensity,
+           cross_sell_propensity * coalesce(margin_usd, 0) as cross_sell_expected_margin_usd
+    from (
+        select candidates.*, category_margins.margin_usd,
+               row_number() over (
+                   partition by candidates.component_id
+                   order by candidates.cross_sell_propensity * coalesce(category_margins.margin_usd, 0) desc,
+                            candidates.category
+               ) as pick
+        from candidates
+        left join category_margins using (category)
+    )
+    where pick = 1
+
+),
+
+affinity_products as (
+
+    -- products of the chosen category that go best with something the person bought
+    select best_category.component_id, affinity.other_product_id as product_id,
+           max(affinity.lift) as lift
+    from best_category
+    inner join (select distinct component_id, product_id from scoring_lines) as owned
+        on owned.component_id = best_category.component_id
+    inner join marts.product_affinity as affinity on affinity.product_id = owned.product_id
+    inner join staging.stg_shop__products as products
+        on products.product_id = affinity.other_product_id
+        and products.category = best_category.category
+        and products.is_active
+    group by best_category.component_id, affinity.other_product_id
+
+),
+
+best_sellers as (
+
+    select products.category, lines.product_id, count(distinct lines.order_id) as orders
+    from intermediate.int_identity__lines_by_cutoff as lines
+    inner join staging.stg_shop__products as products
+        on products.product_id = lines.product_id and products.is_active
+    where lines.is_paid and lines.cutoff_date = (select max(cutoff_date) from buyers)
+    group by products.category, lines.product_id
+
+),
+
+cross_sell_product as (
+
+    select best_category.component_id,
+           coalesce(
+               arg_max(affinity_products.product_id, affinity_products.lift),
+               (select arg_max(best_sellers.product_id, best_sellers.orders)
+                from best_sellers where best_sellers.category = best_category.category)
+           ) as product_id,
+           max(affinity_products.lift) is not null as backed_by_affinity
+    from best_category
+    left join affinity_products on affinity_products.component_id = best_category.component_id
+    group by best_category.component_id, best_category.category
+
+),
+
+upsell as (
+
+    -- the next tier up from the most recently bought product that has one
+    select component_id, arg_max(paths.upgrade_product_id, lines.created_at) as upsell_product_id,
+           arg_max(paths.product_id, lines.created_at) as upsell_from_product_id
+    from scoring_lines as lines
+    inner join marts.product_upgrade_paths as paths on paths.product_id = lines.product_id
+    group by component_id
+
+)
+
+select
+    buyers.customer_key,
+    buyers.component_id,
+    buyers.cutoff_date as as_of_date,
+    best_category.category as cross_sell_category,
+    cross_sell_product.product_id as cross_sell_product_id,
+    cross_sell_product.backed_by_affinity as cross_sell_backed_by_affinity,
+    best_category.cross_sell_propensity,
+    best_category.cross_sell_expected_margin_usd,
+    upsell.upsell_product_id,
+    upsell.upsell_from_product_id
+from buyers
+left join best_category using (component_id)
+left join cross_sell_product using (component_id)
+left join upsell using (component_id)
+"""
+
+
+def write_table(database: Path, name: str, frame: pd.DataFrame) -> int:
+    """Replace scores.<name> with the frame in one transaction; returns the rows written."""
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"create schema if not exists {SCORES_SCHEMA}")
+        con.register("frame", frame)
+        con.execute(f"create or replace table {SCORES_SCHEMA}.{name} as select * from frame")
+        return con.execute(f"select count(*) from {SCORES_SCHEMA}.{name}").fetchall()[0][0]

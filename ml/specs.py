@@ -1,0 +1,136 @@
+"""What each model predicts, from which snapshot, judged by which metric against which baseline.
+
+One spec per published model (DESIGN §5). The quality gate reads its rules from here: the model
+must beat every baseline on `main_metric` and pass `floor`; below `min_examples` no model is
+fitted and the gate says so, like the eligibility rules of the commercial tools (Klaviyo wants
+500 buyers, GA4 1,000 positive and negative examples; a small shop here gets a model earlier,
+with the uncertainty its test size implies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+Kind = Literal["classifier", "tweedie", "quantile", "survival"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: Kind
+    snapshot: Literal["customer", "cross_sell"]
+    label: str
+    horizon: Literal["propensity", "ltv"]
+    main_metric: str
+    higher_is_better: bool
+    floor: tuple[str, float]  # (metric, minimum) on the test cutoff
+    baselines: tuple[str, ...]
+    description: str
+    eligible: Callable[[pd.DataFrame], pd.Series] = field(
+        default=lambda frame: pd.Series(True, index=frame.index)
+    )
+    min_examples: int = 30  # positives (classifiers) or non-zero targets, in train and in test
+    quantile: float = 0.9
+    train_on_buyers_only: bool = False  # learn from rows whose revenue label is positive
+    max_negative_headroom_share: float = 0.05
+
+
+def past_buyers(frame: pd.DataFrame) -> pd.Series:
+    return frame["orders_count"] > 0
+
+
+SPECS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            name="purchase_propensity",
+            kind="classifier",
+            snapshot="customer",
+            label="label_purchased_90d",
+            horizon="propensity",
+            main_metric="roc_auc",
+            higher_is_better=True,
+            floor=("roc_auc", 0.6),
+            baselines=("rfm",),
+            description="P(any paid order within the propensity horizon); churn risk = 1 - P "
+            "for past buyers.",
+        ),
+        ModelSpec(
+            name="days_to_next_order",
+            kind="survival",
+            snapshot="customer",
+            label="label_days_to_next_order",
+            horizon="propensity",
+            main_metric="c_index",
+            higher_is_better=True,
+            floor=("c_index", 0.55),
+            baselines=("purchase_rhythm",),
+            description="Expected days to the next paid order, for people with 2+ orders: an "
+            "accelerated failure time survival model, so people who have not bought again yet "
+            "count as censored, not as never.",
+            eligible=lambda frame: frame["orders_count"] >= 2,
+        ),
+        ModelSpec(
+            name="cross_sell",
+            kind="classifier",
+            snapshot="cross_sell",
+            label="label_first_category_purchase_90d",
+            horizon="propensity",
+            main_metric="roc_auc",
+            higher_is_better=True,
+            floor=("roc_auc", 0.6),
+            baselines=("similar_customers_popularity",),
+            description="P(first purchase in a category not bought yet, within the propensity "
+            "horizon); one model over customer x category rows.",
+            eligible=past_buyers,
+        ),
+        ModelSpec(
+            name="upsell",
+            kind="classifier",
+            snapshot="customer",
+            label="label_upsell_90d",
+            horizon="propensity",
+            main_metric="roc_auc",
+            higher_is_better=True,
+            floor=("roc_auc", 0.6),
+            baselines=("recent_family_next_tier",),
+            description="P(buys a higher tier than before in a family already owned, within "
+            "the propensity horizon), for people who own a family below its top tier.",
+            eligible=lambda frame: frame["families_below_top_tier"] > 0,
+        ),
+        ModelSpec(
+            name="expected_ltv",
+            kind="tweedie",
+            snapshot="customer",
+            label="label_ltv_revenue_usd",
+            horizon="ltv",
+            main_metric="normalized_gini",
+            higher_is_better=True,
+            floor=("normalized_gini", 0.2),
+            baselines=("last_period_spend", "bgnbd_gamma_gamma"),
+            description="Paid revenue within the LTV horizon: zero-heavy, so a Tweedie "
+            "objective (a point mass at zero and a skewed positive part in one likelihood).",
+        ),
+        ModelSpec(
+            name="potential_ltv",
+            kind="quantile",
+            snapshot="customer",
+            label="label_ltv_revenue_usd",
+            horizon="ltv",
+            main_metric="pinball_loss",
+            higher_is_better=False,
+            floor=("coverage", 0.8),
+            baselines=("rfm_cell_quantile",),
+            description="The 0.9 conditional quantile of the same revenue among similar "
+            "customers who did buy: what the person could spend if they became a customer at "
+            "the top of their range. Headroom = potential - expected. (The plain 0.9 quantile "
+            "of a zero-heavy target is 0 for anyone under a 10 % chance to buy, below their "
+            "mean, so it cannot measure headroom.)",
+            train_on_buyers_only=True,
+        ),
+    ]
+}

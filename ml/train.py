@@ -1,0 +1,388 @@
+"""Fit one model on the purged time split, judge it and its baselines on the test cutoff, gate it.
+
+`train_and_evaluate` is the whole story for one model; the Dagster assets and `nextsale
+evaluate` both call it, so the published models and the real-data table come from one path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.linear_model import LogisticRegression
+
+from ml import baselines, metrics
+from ml.data import (
+    Calendar,
+    Split,
+    category_levels,
+    feature_columns,
+    feature_matrix,
+    labelled,
+    survival_bounds,
+    time_split,
+)
+from ml.specs import ModelSpec
+
+MAX_TRAIN_ROWS = 400_000  # a random sample beyond this: more rows of the same cutoffs add little
+BOOST_ROUNDS = 800
+EARLY_STOPPING_ROUNDS = 40
+BASE_PARAMS = {
+    "tree_method": "hist",
+    "max_depth": 5,
+    "learning_rate": 0.05,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 5,
+    "reg_lambda": 1.0,
+    "max_cat_to_onehot": 1,
+}
+OBJECTIVES = {
+    "classifier": {"objective": "binary:logistic", "eval_metric": "auc"},
+    "tweedie": {
+        "objective": "reg:tweedie",
+        "tweedie_variance_power": 1.5,
+        "eval_metric": "tweedie-nloglik@1.5",
+    },
+    "quantile": {"objective": "reg:quantileerror", "eval_metric": "quantile"},
+    "survival": {
+        "objective": "survival:aft",
+        "aft_loss_distribution": "normal",
+        "aft_loss_distribution_scale": 1.0,
+        "eval_metric": "aft-nloglik",
+    },
+}
+
+
+@dataclass
+class TrainedModel:
+    """A booster with what it needs to score new rows the way it was trained."""
+
+    name: str
+    kind: str
+    booster: xgb.Booster
+    features: list[str]
+    categories: dict[str, list[str]]
+    calibration: tuple[float, float] | None = None  # Platt (slope, intercept) on the margin
+    prediction_scale: float = 1.0  # revenue models trained on a shorter horizon than they serve
+    version: str | None = None  # set once saved (ml.artifacts)
+
+    def dmatrix(self, frame: pd.DataFrame) -> xgb.DMatrix:
+        return xgb.DMatrix(
+            feature_matrix(frame, self.features, self.categories), enable_categorical=True
+        )
+
+    def margin(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(self.dmatrix(frame), output_margin=True)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability, expected revenue (USD) or expected days, by kind."""
+        margin = self.margin(frame).astype(float)
+        if self.kind == "classifier":
+            slope, intercept = self.calibration or (1.0, 0.0)
+            return 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
+        if self.kind in ("tweedie", "survival"):
+            return np.exp(margin) * self.prediction_scale
+        return margin * self.prediction_scale
+
+    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
+        """Per-feature contributions to the margin (TreeSHAP); the last column is the bias, and
+        each row sums to the model's margin for that row."""
+        return self.booster.predict(self.dmatrix(frame), pred_contribs=True)
+
+
+@dataclass
+class Gate:
+    passed: bool
+    reasons: list[str]
+
+
+@dataclass
+class ModelRun:
+    spec: ModelSpec
+    model: TrainedModel | None
+    metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    gate: Gate
+    test_cutoff: date | None
+    train_cutoffs: tuple[date, ...]
+    horizon_days: int
+    n_train: int
+    n_test: int
+    data_hash: str
+    fit_seconds: float
+    baseline_seconds: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def best_baseline(self) -> tuple[str, float] | None:
+        scored = {
+            name: values[self.spec.main_metric]
+            for name, values in self.baselines.items()
+            if self.spec.main_metric in values and np.isfinite(values[self.spec.main_metric])
+        }
+        if not scored:
+            return None
+        pick = max if self.spec.higher_is_better else min
+        name = pick(scored, key=scored.get)
+        return name, scored[name]
+
+
+def data_hash(*frames: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _examples(frame: pd.DataFrame, spec: ModelSpec) -> int:
+    """Positives for classifiers, non-zero targets for revenue, observed orders for survival."""
+    values = frame[spec.label]
+    if spec.kind == "classifier":
+        return int(values.astype(bool).sum())
+    return int((values.fillna(0) > 0).sum())
+
+
+def _too_little_data(split: Split, spec: ModelSpec) -> list[str]:
+    reasons = []
+    for part in ("train", "test"):
+        found = _examples(getattr(split, part), spec)
+        if found < spec.min_examples:
+            what = "positive examples" if spec.kind == "classifier" else "non-zero targets"
+            reasons.append(
+                f"too little data: {found} {what} in the {part} rows, {spec.min_examples} needed"
+            )
+    if split.validation.empty:
+        reasons.append("too little data: no validation rows from the training period")
+    return reasons
+
+
+def _dmatrix(
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    features: list[str],
+    categories: dict[str, list[str]],
+    window_end: date,
+) -> xgb.DMatrix:
+    matrix = xgb.DMatrix(feature_matrix(frame, features, categories), enable_categorical=True)
+    if spec.kind == "survival":
+        lower, upper = survival_bounds(frame, spec, window_end)
+        matrix.set_float_info("label_lower_bound", lower)
+        matrix.set_float_info("label_upper_bound", upper)
+    else:
+        matrix.set_label(frame[spec.label].astype(float).to_numpy())
+    return matrix
+
+
+def fit(split: Split, spec: ModelSpec, seed: int = 0, nthread: int = 2) -> TrainedModel:
+    features = feature_columns(split.train)
+    categories = category_levels(pd.concat([split.train, split.validation]), features)
+    train = _dmatrix(split.train, spec, features, categories, split.test_cutoff)
+    validation = _dmatrix(split.validation, spec, features, categories, split.test_cutoff)
+    params = {**BASE_PARAMS, **OBJECTIVES[spec.kind], "seed": seed, "nthread": nthread}
+    if spec.kind == "classifier":
+        positives = max(float(split.train[spec.label].astype(bool).sum()), 1.0)
+        # imbalance: weight positives up while fitting; Platt scaling restores probabilities
+        params["scale_pos_weight"] = (len(split.train) - positives) / positives
+    if spec.kind == "quantile":
+        params["quantile_alpha"] = spec.quantile
+    booster = xgb.train(
+        params,
+        train,
+        num_boost_round=BOOST_ROUNDS,
+        evals=[(validation, "validation")],
+        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
+        verbose_eval=False,
+    )
+    booster = booster[: booster.best_iteration + 1]
+    model = TrainedModel(
+        spec.name,
+        spec.kind,
+        booster,
+        features,
+        categories,
+    )
+    if spec.kind == "classifier":
+        margin = model.margin(split.validation).reshape(-1, 1)
+        y = split.validation[spec.label].astype(int).to_numpy()
+        if len(np.unique(y)) == 2:
+            platt = LogisticRegression(C=1e6).fit(margin, y)
+            model.calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+    return model
+
+
+def _score(spec: ModelSpec, frame: pd.DataFrame, prediction: np.ndarray, window_end: date):
+    y = frame[spec.label]
+    if spec.kind == "classifier":
+        return metrics.classification(y.astype(int).to_numpy(), prediction)
+    if spec.kind == "tweedie":
+        return metrics.regression(y.to_numpy(dtype=float), prediction)
+    if spec.kind == "quantile":
+        return metrics.quantile(y.to_numpy(dtype=float), prediction, spec.quantile)
+    lower, upper = survival_bounds(frame, spec, window_end)
+    return metrics.survival(lower, np.isfinite(upper), prediction)
+
+
+def _baseline_predictions(
+    spec: ModelSpec, split: Split, horizon_days: int
+) -> dict[str, tuple[np.ndarray, float]]:
+    """Each baseline's predictions for the test rows, and its fit time."""
+    out: dict[str, tuple[np.ndarray, float]] = {}
+    train = pd.concat([split.train, split.validation])
+    for name in spec.baselines:
+        started = time.perf_counter()
+        if name in ("rfm", "similar_customers_popularity", "recent_family_next_tier"):
+            rule = {
+                "rfm": baselines.rfm_cells,
+                "similar_customers_popularity": baselines.similar_customer_cells,
+                "recent_family_next_tier": baselines.recent_family_cells,
+            }[name]
+            prediction = baselines.CellBaseline(rule).fit(train, spec.label).predict(split.test)
+        elif name == "rfm_cell_quantile":
+            baseline = baselines.CellBaseline(
+                baselines.rfm_cells, statistic="quantile", quantile=spec.quantile
+            )
+            prediction = baseline.fit(train, spec.label).predict(split.test)
+        elif name == "last_period_spend":
+            prediction = baselines.last_period_spend(split.test, horizon_days)
+        elif name == "bgnbd_gamma_gamma":
+            prediction = (
+                baselines.BgNbdGammaGamma().fit(split.test).predict(split.test, horizon_days)
+            )
+        elif name == "purchase_rhythm":
+            prediction = baselines.purchase_rhythm(split.test)
+        else:
+            raise ValueError(f"unknown baseline {name!r}")
+        out[name] = (prediction, time.perf_counter() - started)
+    return out
+
+
+def judge(run: ModelRun) -> Gate:
+    """Published only if it beats every baseline on the main metric and passes the floor."""
+    spec, reasons = run.spec, []
+    value = run.metrics.get(spec.main_metric, float("nan"))
+    if not np.isfinite(value):
+        reasons.append(f"{spec.main_metric} could not be computed on the test cutoff")
+    for name, values in run.baselines.items():
+        other = values.get(spec.main_metric, float("nan"))
+        better = value > other if spec.higher_is_better else value < other
+        if np.isfinite(other) and not better:
+            reasons.append(
+                f"does not beat the {name} baseline on {spec.main_metric}: "
+                f"{value:.4f} vs {other:.4f}"
+            )
+    floor_metric, floor = spec.floor
+    floor_value = run.metrics.get(floor_metric, float("nan"))
+    if not floor_value >= floor:
+        reasons.append(f"{floor_metric} {floor_value:.4f} is below the floor of {floor}")
+    negative = run.details.get("negative_headroom_share")
+    if isinstance(negative, float) and negative > spec.max_negative_headroom_share:
+        reasons.append(
+            f"potential < expected LTV for {negative:.1%} of people, more than the "
+            f"{spec.max_negative_headroom_share:.0%} allowed"
+        )
+    return Gate(passed=not reasons, reasons=reasons or ["beats every baseline and the floor"])
+
+
+def train_and_evaluate(
+    spec: ModelSpec,
+    frame: pd.DataFrame,
+    calendar: Calendar,
+    *,
+    seed: int = 0,
+    purge_days: int | None = None,
+    prediction_scale: float = 1.0,
+    expected_ltv: TrainedModel | None = None,
+) -> ModelRun:
+    """The whole path for one model on one snapshot frame (see the module docstring).
+
+    `purge_days` and `prediction_scale` serve data sets too short to train on the full horizon
+    (CDNOW's 39-week holdout): labels of a shorter window, scaled to the horizon.
+    `expected_ltv` lets potential LTV check that headroom is rarely negative.
+    """
+    horizon = calendar.horizon_days(spec)
+    if labelled(frame, spec).empty:
+        return ModelRun(
+            spec=spec,
+            model=None,
+            metrics={},
+            baselines={},
+            gate=Gate(False, ["too little data: no rows this model applies to"]),
+            test_cutoff=None,
+            train_cutoffs=(),
+            horizon_days=horizon,
+            n_train=0,
+            n_test=0,
+            data_hash="",
+            fit_seconds=0.0,
+        )
+    split = time_split(frame, spec, calendar, purge_days)
+    if len(split.train) > MAX_TRAIN_ROWS:
+        split = Split(
+            split.train.sample(MAX_TRAIN_ROWS, random_state=seed),
+            split.validation,
+            split.test,
+            split.test_cutoff,
+            split.train_cutoffs,
+        )
+    run = ModelRun(
+        spec=spec,
+        model=None,
+        metrics={},
+        baselines={},
+        gate=Gate(False, []),
+        test_cutoff=split.test_cutoff,
+        train_cutoffs=split.train_cutoffs,
+        horizon_days=horizon,
+        n_train=len(split.train) + len(split.validation),
+        n_test=len(split.test),
+        data_hash=data_hash(split.train, split.validation),
+        fit_seconds=0.0,
+    )
+    shortage = _too_little_data(split, spec)
+    if shortage:
+        run.gate = Gate(False, shortage)
+        return run
+
+    started = time.perf_counter()
+    model = fit(split, spec, seed=seed)
+    model.prediction_scale = prediction_scale
+    run.fit_seconds = time.perf_counter() - started
+    run.model = model
+    prediction = model.predict(split.test)
+    run.metrics = _score(spec, split.test, prediction, calendar.as_of)
+    for name, (baseline, seconds) in _baseline_predictions(spec, split, horizon).items():
+        run.baselines[name] = _score(spec, split.test, baseline, calendar.as_of)
+        run.baseline_seconds[name] = seconds
+
+    y = split.test[spec.label]
+    if spec.kind == "classifier":
+        run.tables["lift"] = metrics.lift_table(y.astype(int).to_numpy(), prediction)
+        run.tables["calibration"] = metrics.calibration_table(y.astype(int).to_numpy(), prediction)
+    elif spec.kind in ("tweedie", "quantile"):
+        run.tables["deciles"] = metrics.decile_error(y.to_numpy(dtype=float), prediction)
+    if spec.name == "purchase_propensity":
+        # churn risk is 1 - P(purchase) for past buyers: judge it on them alone
+        buyers = (split.test["orders_count"] > 0).to_numpy()
+        rfm = baselines.CellBaseline(baselines.rfm_cells).fit(
+            pd.concat([split.train, split.validation]), spec.label
+        )
+        churned = (~y.astype(bool)).to_numpy()[buyers]
+        run.details["churn_risk"] = metrics.classification(churned, 1 - prediction[buyers])
+        run.details["churn_risk_rfm"] = metrics.classification(
+            churned, 1 - rfm.predict(split.test)[buyers]
+        )
+    if expected_ltv is not None:
+        # everyone at the test cutoff, buyers or not, is scored with both
+        everyone = frame[(frame["cutoff_date"] == split.test_cutoff) & spec.eligible(frame)]
+        run.details["negative_headroom_share"] = float(
+            np.mean(model.predict(everyone) < expected_ltv.predict(everyone))
+        )
+    run.gate = judge(run)
+    return run
