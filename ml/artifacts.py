@@ -105,3 +105,10 @@ def load(artifacts_dir: Path, name: str, version: str | None = None) -> TrainedM
         prediction_scale=info["prediction_scale"],
         version=version,
     )
+
+
+def latest_manifest(artifacts_dir: Path, name: str) -> dict | None:
+    """The most recent version's manifest (published or not), for status reports."""
+    root = artifacts_dir / "models" / name
+    versions = sorted(v for v in root.glob("*/model.json")) if root.is_dir() else []
+    return json.loads(versions[-1].read_text()) if versions else None

@@ -52,7 +52,10 @@ def read_calendar(database: Path) -> Calendar:
 def read_snapshot(database: Path, snapshot: str, purpose: str) -> pd.DataFrame:
     """A snapshot as pandas; cross-sell rows carry the person's features too."""
     with duckdb.connect(str(database), read_only=True) as con:
-        frame = con.execute(f"select * from {TABLES[(snapshot, purpose)]}").df()
+        # a fixed row order: DuckDB scans in parallel, and row sampling must see the same order
+        # every run for a seed to give the same model
+        keys = "cutoff_date, component_id" + (", category" if snapshot == "cross_sell" else "")
+        frame = con.execute(f"select * from {TABLES[(snapshot, purpose)]} order by {keys}").df()
         if snapshot == "cross_sell":
             people = con.execute(f"select * from {TABLES[('customer', purpose)]}").df()
             person_features = [c for c in people if c not in frame and not c.startswith("label_")]

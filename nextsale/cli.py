@@ -97,6 +97,24 @@ def summary() -> None:
         click.echo(format_summary(read_summary(settings.duckdb_path)))
     except FileNotFoundError as e:
         raise click.ClickException(str(e)) from e
+    from ml.artifacts import latest_manifest, published_version
+    from ml.specs import SPECS
+
+    lines = []
+    for name, spec in SPECS.items():
+        latest = latest_manifest(settings.artifacts_dir, name)
+        if latest is None:
+            continue
+        value = (latest["metrics"] or {}).get(spec.main_metric)
+        score = f"{spec.main_metric} {value:.3f}" if value is not None else ""
+        lines.append(
+            f"  {name:<22} {score:<24} published: "
+            f"{published_version(settings.artifacts_dir, name) or 'none'} "
+            f"({'; '.join(latest['gate']['reasons'])})"
+        )
+    if lines:
+        click.echo("Models (latest run; the published version is what scores):")
+        click.echo("\n".join(lines))
     truth = settings.landing_dir / "_ground_truth"
     if truth.is_dir():  # generated sample data: say how well identities were resolved
         from nextsale.identity_quality import measure_identity

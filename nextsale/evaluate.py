@@ -207,20 +207,23 @@ def table(dataset: DatasetPlan, runs: list[ModelRun]) -> str:
         "",
         f"Horizons: propensity {PROPENSITY_HORIZON_DAYS} days, LTV {dataset.ltv_horizon_days} days"
         + (
-            f" (trained on {dataset.ltv_train_horizon_days}-day windows, scaled)"
+            f" (the model learns from {dataset.ltv_train_horizon_days}-day windows that close "
+            "before the test cutoff, its revenue scaled to the horizon)"
             if dataset.ltv_train_horizon_days != dataset.ltv_horizon_days
             else ""
         ),
         "",
-        "| model | test cutoff | train / test rows | metric | model | baseline | baseline value | fit s (model / baseline) | published |",
-        "|---|---|---|---|---:|---|---:|---|---|",
+        "| model | test cutoff | train / test rows | metric | model | baseline | baseline value | fit s (model / baseline) |",
+        "|---|---|---|---|---:|---|---:|---|",
     ]
+    verdicts = []
     for run in runs:
+        verdicts.append(
+            f"- **{run.spec.name}**: "
+            + ("published. " if run.gate.passed else "not published: ")
+            + "; ".join(run.gate.reasons)
+        )
         if run.model is None:
-            lines.append(
-                f"| {run.spec.name} | {run.test_cutoff} | {run.n_train} / {run.n_test} | not trained: "
-                f"{'; '.join(run.gate.reasons)} | | | | | no |"
-            )
             continue
         rows = [(run.spec.name, run.metrics, run.baselines)]
         if "churn_risk" in run.details:
@@ -233,15 +236,37 @@ def table(dataset: DatasetPlan, runs: list[ModelRun]) -> str:
                     if metric not in values:
                         continue
                     lines.append(
-                        f"| {model} | {run.test_cutoff} | {run.n_train:,} / {run.n_test:,} | {metric} | "
-                        f"{values[metric]:.3f} | {baseline} | {baseline_values.get(metric, float('nan')):.3f} | "
-                        f"{run.fit_seconds:.1f} / {run.baseline_seconds.get(baseline, 0):.1f} | "
-                        f"{'yes' if run.gate.passed else 'no: ' + '; '.join(run.gate.reasons)} |"
+                        f"| {model} | {run.test_cutoff} | {run.n_train:,} / {run.n_test:,} | "
+                        f"{metric} | {values[metric]:.3f} | {baseline} | "
+                        f"{baseline_values.get(metric, float('nan')):.3f} | "
+                        f"{run.fit_seconds:.1f} / {run.baseline_seconds.get(baseline, 0):.1f} |"
                     )
+    return "\n".join([*lines, "", *verdicts])
+
+
+def headline(results: list[tuple[DatasetPlan, list[ModelRun]]]) -> str:
+    """Each model's main metric beside its strongest baseline, per data set."""
+    lines = [
+        "| data set | model | main metric | model | strongest baseline | baseline | published |",
+        "|---|---|---|---:|---|---:|---|",
+    ]
+    for dataset, runs in results:
+        for run in runs:
+            best = run.best_baseline
+            if run.model is None or best is None:
+                lines.append(
+                    f"| {dataset.name} | {run.spec.name} | | | | | no: {run.gate.reasons[0]} |"
+                )
+                continue
+            lines.append(
+                f"| {dataset.name} | {run.spec.name} | {run.spec.main_metric} | "
+                f"{run.metrics[run.spec.main_metric]:.3f} | {best[0]} | {best[1]:.3f} | "
+                f"{'yes' if run.gate.passed else 'no'} |"
+            )
     return "\n".join(lines)
 
 
-def write_doc(tables: list[str], seconds: float) -> None:
+def write_doc(head: str, tables: list[str], seconds: float) -> None:
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(
         "# Evaluation on real data\n\n"
@@ -249,8 +274,10 @@ def write_doc(tables: list[str], seconds: float) -> None:
         "trained on earlier monthly cutoffs whose label windows close before the test cutoff and "
         "judged on the latest cutoff with a complete label, beside its baselines fitted on the "
         "same rows. Higher is better except Brier, decile error and pinball loss. "
-        "`published` says whether the model passed its quality gate (beats every baseline on its "
-        "main metric and clears its floor).\n\n"
+        "Published says whether the model passed its quality gate (beats every baseline on its "
+        "main metric and clears its floor).\n\n## Headline\n\n"
+        + head
+        + "\n\n## Per data set\n\n"
         + "\n\n".join(tables)
         + f"\n\nTotal time: {seconds:.0f} s.\n"
     )
@@ -265,14 +292,16 @@ def evaluate(
     write_docs: bool = True,
 ) -> list[dict]:
     started = time.perf_counter()
-    all_records, tables = [], []
+    all_records, tables, results = [], [], []
     for name in datasets:
         dataset, runs = evaluate_dataset(name, work_dir, source, sample)
+        results.append((dataset, runs))
         tables.append(table(dataset, runs))
         print(tables[-1] + "\n", flush=True)
         all_records += records(name, runs)
     if json_path:
         json_path.write_text(json.dumps(all_records, indent=2))
+    print(headline(results))
     if write_docs:
-        write_doc(tables, time.perf_counter() - started)
+        write_doc(headline(results), tables, time.perf_counter() - started)
     return all_records

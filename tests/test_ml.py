@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -203,3 +204,32 @@ def test_bgnbd_reproduces_the_published_cdnow_fit():
     published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
     for name, value in published.items():
         assert fitted[name] == pytest.approx(value, abs=0.02), name
+
+
+@pytest.mark.skipif(not DEFAULT_SOURCE.is_dir(), reason="no shared data sets")
+def test_evaluate_on_the_cdnow_sample_reports_each_model_beside_its_baselines(tmp_path):
+    """The real-data path end to end on the small CDNOW sample: import, ingest, dbt, train."""
+    from nextsale.evaluate import evaluate
+
+    records = evaluate(
+        ["cdnow"], tmp_path, tmp_path / "evaluation.json", sample=True, write_docs=False
+    )
+    assert json.loads((tmp_path / "evaluation.json").read_text()) == records
+    keys = {
+        "dataset",
+        "model",
+        "metric",
+        "value",
+        "baseline",
+        "baseline_value",
+        "cutoff",
+        "horizon_days",
+        "n_train",
+        "n_test",
+    }
+    assert records and all(keys <= set(r) for r in records)
+    ltv = [r for r in records if r["model"] == "expected_ltv"]
+    # the classic split: 39 weeks of calibration, 39 weeks of holdout
+    assert {(r["cutoff"], r["horizon_days"]) for r in ltv} == {("1997-10-01", 273)}
+    assert {r["baseline"] for r in ltv} == {"last_period_spend", "bgnbd_gamma_gamma"}
+    assert {r["dataset"] for r in records} == {"cdnow"}

@@ -221,6 +221,14 @@ features as (
                   then {{ dbt.datediff('order_features.first_order_at', 'order_features.last_order_at', 'day') }}
                        * 1.0 / (order_features.orders_count - 1) end as {{ amount }})
             as average_days_between_orders,
+        -- rates per 30 days as a customer: comparable between people (and cutoffs) with short
+        -- and long histories, where counts and totals are not
+        cast(coalesce(order_features.orders_count, 0) * 30.0
+             / greatest(coalesce({{ dbt.datediff('order_features.first_order_at', 'customers.cutoff_date', 'day') }}, 30), 30)
+             as {{ amount }}) as orders_per_30d,
+        cast(coalesce(order_features.revenue_usd, 0) * 30.0
+             / greatest(coalesce({{ dbt.datediff('order_features.first_order_at', 'customers.cutoff_date', 'day') }}, 30), 30)
+             as {{ amount }}) as revenue_per_30d_usd,
         cast(coalesce(order_features.orders_last_90d, 0) as {{ count }}) as orders_last_90d,
         cast(coalesce(order_features.orders_last_365d, 0) as {{ count }}) as orders_last_365d,
         cast(coalesce(order_features.revenue_last_90d_usd, 0) as {{ amount }}) as revenue_last_90d_usd,
