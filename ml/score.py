@@ -75,19 +75,22 @@ def next_best_offers(
     (product_upgrade_paths) from their most recent family, and the reasons for each."""
     people = read_snapshot(database, "customer", "scoring")
     buyers = people[people["orders_count"] > 0]
-    best = pd.DataFrame(columns=["component_id", "category", "cross_sell_propensity", "reasons"])
+    # every not-yet-bought category a buyer could be offered, with its propensity; SQL below
+    # picks the best by expected margin, and reasons are explained for the picks only
+    candidates = pd.DataFrame(columns=["component_id", "category", "cross_sell_propensity"])
     if cross_sell is not None:
         rows = read_snapshot(database, "cross_sell", "scoring")
         rows = rows[SPECS["cross_sell"].eligible(rows)]
         if not rows.empty:
-            rows = rows.assign(cross_sell_propensity=cross_sell.predict(rows))
-            best = rows  # ranked by expected margin in SQL below, reasons added for the winners
+            candidates = rows.assign(cross_sell_propensity=cross_sell.predict(rows))
     with duckdb.connect(str(database), read_only=True) as con:
         con.register("buyers", buyers[["cutoff_date", "component_id", "customer_key"]])
-        con.register("candidates", best[["component_id", "category", "cross_sell_propensity"]])
+        con.register(
+            "candidates", candidates[["component_id", "category", "cross_sell_propensity"]]
+        )
         offers = con.execute(OFFERS_SQL).df()
     if cross_sell is not None and not offers.empty:
-        chosen = best.merge(
+        chosen = candidates.merge(
             offers[["component_id", "cross_sell_category"]].rename(
                 columns={"cross_sell_category": "category"}
             ),
