@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from dagster_project.assets.dbt import nextsale_dbt_models
+from dagster_project.assets.dbt import nextsale_dbt_activation, nextsale_dbt_models
 from dagster_project.assets.ingest import ingest_assets
 from dagster_project.assets.models import (
     customer_scores_asset,
@@ -27,6 +27,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *model_assets,
             customer_scores_asset,
             next_best_offers_asset,
+            nextsale_dbt_activation,
         ],
         jobs=[all_assets_job],
         schedules=[daily_schedule],

@@ -77,7 +77,13 @@ def next_best_offers(
     buyers = people[people["orders_count"] > 0]
     # every not-yet-bought category a buyer could be offered, with its propensity; SQL below
     # picks the best by expected margin, and reasons are explained for the picks only
-    candidates = pd.DataFrame(columns=["component_id", "category", "cross_sell_propensity"])
+    candidates = pd.DataFrame(
+        {
+            "component_id": pd.Series(dtype="string"),
+            "category": pd.Series(dtype="string"),
+            "cross_sell_propensity": pd.Series(dtype="float64"),
+        }
+    )
     if cross_sell is not None:
         rows = read_snapshot(database, "cross_sell", "scoring")
         rows = rows[SPECS["cross_sell"].eligible(rows)]
@@ -117,7 +123,19 @@ def next_best_offers(
                 how="left",
             )
     offers.loc[offers["upsell_product_id"].isna(), ["upsell_propensity", "upsell_reasons"]] = None
-    return offers.drop(columns=["component_id"])
+    # fixed types: a column that is all null (no model published yet) must still be text/number
+    text = [
+        "cross_sell_category",
+        "cross_sell_product_id",
+        "upsell_product_id",
+        "upsell_from_product_id",
+        "cross_sell_reasons",
+        "upsell_reasons",
+    ]
+    numbers = ["cross_sell_propensity", "cross_sell_expected_margin_usd", "upsell_propensity"]
+    return offers.drop(columns=["component_id"]).astype(
+        {**dict.fromkeys(text, "string"), **dict.fromkeys(numbers, "float64")}
+    )
 
 
 OFFERS_SQL = """

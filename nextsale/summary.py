@@ -8,7 +8,17 @@ from pathlib import Path
 import duckdb
 
 # Warehouse schemas in pipeline order, as the summary shows them.
-LAYERS = ("raw", "raw_quarantine", "reference", "staging", "intermediate", "marts", "ml", "scores")
+LAYERS = (
+    "raw",
+    "raw_quarantine",
+    "reference",
+    "staging",
+    "intermediate",
+    "marts",
+    "ml",
+    "scores",
+    "activation",
+)
 
 
 @dataclass(frozen=True)

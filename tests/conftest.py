@@ -56,11 +56,18 @@ def pipeline_settings(
             os.environ[key] = value
 
 
+def is_model_or_activation(key: dg.AssetKey) -> bool:
+    """Models, their scores, and the activation tables that read the scores."""
+    return key.path[0] in ("models", "scores", "activation") or key.path[-1].startswith(
+        "int_activation"
+    )
+
+
 def run_everything(settings: Settings, models: bool = False) -> dg.ExecuteInProcessResult:
     """Materialise the graph in-process, as `dagster asset materialize --select '*'`: the
-    warehouse, and with `models` the models and scores too. Models are left out by default:
-    on 600 people most cannot clear their minimum data, and their gate then (rightly) fails
-    the run."""
+    warehouse, and with `models` the models, scores and activation too. They are left out by
+    default: on 600 people most models cannot clear their minimum data, and their gate then
+    (rightly) fails the run."""
     from dagster_project.definitions import build_definitions
 
     settings.export_for_dbt()
@@ -68,7 +75,7 @@ def run_everything(settings: Settings, models: bool = False) -> dg.ExecuteInProc
     job = defs.resolve_implicit_global_asset_job_def()
     keys = defs.resolve_asset_graph().get_all_asset_keys()
     if not models:
-        keys = {k for k in keys if k.path[0] not in ("models", "scores")}
+        keys = {k for k in keys if not is_model_or_activation(k)}
     return job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=list(keys)
     )

@@ -26,9 +26,9 @@ LAYER_GROUPS = {
 
 class NextsaleDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        # Sources are the ingestion assets: raw/<table>, the table name ingestion writes.
+        # Sources are Python assets: raw/<table> (ingestion) and scores/<table> (the models).
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["identifier"]])
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["identifier"]])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -52,14 +52,38 @@ def dbt_build_args(config: DbtBuildConfig) -> list[str]:
     return args
 
 
+# Activation models read the scores, which the models write after the warehouse is built: two
+# dbt assets, so that the graph runs dbt -> models -> scores -> dbt without a cycle.
+ACTIVATION = "tag:activation"
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    yield from dbt.cli(dbt_build_args(config), context=context).stream()
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=NextsaleDbtTranslator(
         settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
     ),
+    exclude=ACTIVATION,
 )
 def nextsale_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
 ) -> Iterator[Any]:
-    yield from dbt.cli(dbt_build_args(config), context=context).stream()
+    yield from _build(context, dbt, config)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=NextsaleDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+    ),
+    select=ACTIVATION,
+)
+def nextsale_dbt_activation(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+) -> Iterator[Any]:
+    yield from _build(context, dbt, config)

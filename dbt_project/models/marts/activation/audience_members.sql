@@ -1,0 +1,89 @@
+{#- Audience membership with holdouts, consent, suppression and the weekly cap, from the rules in
+    _audiences.yml. -#}
+{%- set settings = config.get('meta') or {} %}
+{%- set audiences = settings.get('audiences', []) %}
+{%- set holdout_buckets = (settings.get('holdout_share', 0.1) * 10000) | int %}
+with
+
+people as (
+
+    select * from {{ ref('int_activation__people') }}
+
+),
+
+matches as (
+
+    {% for audience in audiences %}
+    select
+        customer_key,
+        {% if audience.split_by -%}
+        '{{ audience.name }}:' || {{ audience.split_by }}
+        {%- else -%}
+        '{{ audience.name }}'
+        {%- endif %} as audience,
+        '{{ audience.name }}' as audience_rule,
+        '{{ audience.channel }}' as channel,
+        {{ audience.priority }} as priority,
+        is_email_opt_in,
+        is_sms_opt_in,
+        is_do_not_contact,
+        is_erasure_requested
+    from people
+    where ({{ audience.rule }})
+    {%- if audience.split_by %} and {{ audience.split_by }} is not null{% endif %}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+checked as (
+
+    select
+        customer_key,
+        audience,
+        audience_rule,
+        channel,
+        priority,
+        {{ hash_bucket("customer_key || '|' || audience", 10000) }} < {{ holdout_buckets }} as is_holdout,
+        case
+            when is_erasure_requested then 'erasure requested'
+            when coalesce(is_do_not_contact, false) then 'do not contact'
+            when channel = 'email' and not coalesce(is_email_opt_in, false) then 'no email opt-in'
+            when channel = 'sms' and not coalesce(is_sms_opt_in, false) then 'no sms opt-in'
+        end as suppression_reason
+    from matches
+
+),
+
+ranked as (
+
+    select
+        checked.*,
+        -- among what could be sent, the person's audiences by priority: the cap keeps the first
+        row_number() over (
+            partition by customer_key, (not is_holdout and suppression_reason is null)
+            order by priority, audience
+        ) as send_rank
+    from checked
+
+),
+
+final as (
+
+    select
+        customer_key,
+        audience,
+        audience_rule,
+        channel,
+        cast(priority as integer) as priority,
+        is_holdout,
+        suppression_reason,
+        not is_holdout and suppression_reason is null
+            and send_rank > {{ settings.get('weekly_cap', 2) }} as is_capped,
+        not is_holdout and suppression_reason is null
+            and send_rank <= {{ settings.get('weekly_cap', 2) }} as is_sendable
+    from ranked
+
+)
+
+select * from final
