@@ -57,33 +57,23 @@ def dbt_build_args(config: DbtBuildConfig) -> list[str]:
 ACTIVATION = "tag:activation"
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-    yield from dbt.cli(dbt_build_args(config), context=context).stream()
+def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
+    @dbt_assets(
+        name=name,
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=NextsaleDbtTranslator(
+            settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
+        ),
+        **selection,
+    )
+    def _dbt(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+    ) -> Iterator[Any]:
+        yield from dbt.cli(dbt_build_args(config), context=context).stream()
+
+    return _dbt
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=NextsaleDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-    ),
-    exclude=ACTIVATION,
-)
-def nextsale_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
-) -> Iterator[Any]:
-    yield from _build(context, dbt, config)
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=NextsaleDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-    ),
-    select=ACTIVATION,
-)
-def nextsale_dbt_activation(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
-) -> Iterator[Any]:
-    yield from _build(context, dbt, config)
+nextsale_dbt_models = build_dbt_assets("nextsale_dbt_models", exclude=ACTIVATION)
+nextsale_dbt_activation = build_dbt_assets("nextsale_dbt_activation", select=ACTIVATION)

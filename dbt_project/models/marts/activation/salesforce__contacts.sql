@@ -5,8 +5,7 @@ with
 
 people as (
 
-    select * from {{ ref('int_activation__people') }}
-    where email is not null and not is_erasure_requested and not coalesce(is_do_not_contact, false)
+    {{ syncable_people() }}
 
 ),
 
@@ -18,20 +17,7 @@ final as (
         first_name as FirstName,
         coalesce(last_name, email) as LastName,
         phone as Phone,
-        rfm_segment as RFM_Segment__c,
-        lifecycle_stage as Lifecycle_Stage__c,
-        value_tier as Value_Tier__c,
-        round(purchase_propensity, 4) as Purchase_Propensity__c,
-        round(churn_risk, 4) as Churn_Risk__c,
-        round(upsell_propensity, 4) as Upsell_Propensity__c,
-        round(expected_ltv_usd, 2) as Expected_LTV__c,
-        round(potential_ltv_usd, 2) as Potential_LTV__c,
-        round(ltv_headroom_usd, 2) as LTV_Headroom__c,
-        cross_sell_category as Cross_Sell_Category__c,
-        cross_sell_product_id as Cross_Sell_Product__c,
-        upsell_product_id as Upsell_Product__c,
-        score_reasons as Score_Reasons__c,
-        as_of_date as Scored_On__c
+        {{ activation_columns('salesforce') }}
     from people
 
 )

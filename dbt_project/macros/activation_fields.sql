@@ -1,0 +1,40 @@
+{#- What every destination receives about a person, in one place: (field, expression over
+    int_activation__people). Each destination model names the fields in its vendor's style:
+      'snake'       nextsale_<field>            (HubSpot custom properties, Klaviyo properties)
+      'salesforce'  <Title_Case_Field>__c       (Salesforce custom fields) -#}
+{% macro activation_fields() %}
+    {{ return([
+        ('rfm_segment', 'rfm_segment'),
+        ('lifecycle_stage', 'lifecycle_stage'),
+        ('value_tier', 'value_tier'),
+        ('purchase_propensity', 'round(purchase_propensity, 4)'),
+        ('churn_risk', 'round(churn_risk, 4)'),
+        ('upsell_propensity', 'round(upsell_propensity, 4)'),
+        ('expected_ltv', 'round(expected_ltv_usd, 2)'),
+        ('potential_ltv', 'round(potential_ltv_usd, 2)'),
+        ('ltv_headroom', 'round(ltv_headroom_usd, 2)'),
+        ('expected_days_to_next_order', 'round(expected_days_to_next_order, 1)'),
+        ('cross_sell_category', 'cross_sell_category'),
+        ('cross_sell_product', 'cross_sell_product_id'),
+        ('upsell_product', 'upsell_product_id'),
+        ('score_reasons', 'score_reasons'),
+        ('scored_on', 'as_of_date'),
+    ]) }}
+{% endmacro %}
+
+{% macro activation_columns(style) %}
+    {%- for field, expression in activation_fields() %}
+    {%- if style == 'salesforce' %}
+        {%- set name = field.split('_') | map('capitalize') | join('_') | replace('Ltv', 'LTV') | replace('Rfm', 'RFM') ~ '__c' %}
+    {%- else %}
+        {%- set name = 'nextsale_' ~ field %}
+    {%- endif %}
+        {{ expression }} as {{ name }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{% endmacro %}
+
+{#- The people a destination may hold: with an email, no erasure request, not do-not-contact. -#}
+{% macro syncable_people() %}
+    select * from {{ ref('int_activation__people') }}
+    where email is not null and not is_erasure_requested and not coalesce(is_do_not_contact, false)
+{% endmacro %}
