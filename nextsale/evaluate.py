@@ -161,16 +161,21 @@ def evaluate_dataset(
     return dataset, runs
 
 
+def comparisons(run: ModelRun) -> list[tuple[str, dict, dict]]:
+    """(model, its metrics, {baseline: metrics}): the run itself, and churn risk if it has one."""
+    out = [(run.spec.name, run.metrics, run.baselines)]
+    if "churn_risk" in run.details:
+        out.append(
+            ("churn_risk", run.details["churn_risk"], {"rfm": run.details["churn_risk_rfm"]})
+        )
+    return out
+
+
 def records(dataset: str, runs: list[ModelRun]) -> list[dict]:
     """One record per (model, metric, baseline): the --json format."""
     out = []
     for run in runs:
-        comparisons = [(run.spec.name, run.metrics, run.baselines)]
-        if "churn_risk" in run.details:
-            comparisons.append(
-                ("churn_risk", run.details["churn_risk"], {"rfm": run.details["churn_risk_rfm"]})
-            )
-        for model, values, baselines in comparisons:
+        for model, values, baselines in comparisons(run):
             for baseline, baseline_values in baselines.items():
                 for metric, value in values.items():
                     out.append(
@@ -225,12 +230,7 @@ def table(dataset: DatasetPlan, runs: list[ModelRun]) -> str:
         )
         if run.model is None:
             continue
-        rows = [(run.spec.name, run.metrics, run.baselines)]
-        if "churn_risk" in run.details:
-            rows.append(
-                ("churn_risk", run.details["churn_risk"], {"rfm": run.details["churn_risk_rfm"]})
-            )
-        for model, values, baselines in rows:
+        for model, values, baselines in comparisons(run):
             for baseline, baseline_values in baselines.items():
                 for metric in HEADLINE_METRICS[run.spec.kind]:
                     if metric not in values:
