@@ -158,7 +158,8 @@ def survival_bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """AFT interval labels: the observed days to the next order, or (days observed, inf) when
     no order came before `window_end` (censored: still waiting, not never)."""
-    observable = np.array([(window_end - c).days for c in frame["cutoff_date"]], dtype=float)
+    cutoffs = pd.to_datetime(frame["cutoff_date"])
+    observable = (pd.Timestamp(window_end) - cutoffs).dt.days.to_numpy(dtype=float)
     days = frame[spec.label].to_numpy(dtype=float)
     # an order on the cutoff day itself is "day 0"; AFT needs a positive time
     observed = ~np.isnan(days) & (days < observable)

@@ -18,6 +18,8 @@ PHRASES = {
     "orders_last_90d": "{v:.0f} orders in the last 90 days",
     "orders_last_365d": "{v:.0f} orders in the last year",
     "revenue_usd": "${v:,.0f} spent so far",
+    "orders_per_30d": "{v:.1f} orders a month as a customer",
+    "revenue_per_30d_usd": "${v:,.0f} a month as a customer",
     "revenue_last_90d_usd": "${v:,.0f} spent in the last 90 days",
     "revenue_last_365d_usd": "${v:,.0f} spent in the last year",
     "average_order_value_usd": "${v:,.0f} average order",
@@ -55,7 +57,7 @@ FLAGS = {
 
 
 def phrase(feature: str, value: object, category: object = None) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if pd.isna(value):
         return None
     if isinstance(value, int | float) and not isinstance(value, bool) and value == 0:
         return None  # reasons are evidence seen, not things that did not happen
@@ -64,10 +66,7 @@ def phrase(feature: str, value: object, category: object = None) -> str | None:
     template = PHRASES.get(feature)
     if template is None:
         return f"{feature.replace('_', ' ')}: {value}"
-    try:
-        return template.format(v=value, category=category)
-    except (TypeError, ValueError):
-        return template.replace("{v:.0f}", str(value)).format(v=value, category=category)
+    return template.format(v=value, category=category)
 
 
 def top_reasons(model: TrainedModel, frame: pd.DataFrame, top: int = 3) -> list[str]:

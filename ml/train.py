@@ -357,7 +357,8 @@ def train_and_evaluate(
     run.model = model
     prediction = model.predict(split.test)
     run.metrics = _score(spec, split.test, prediction, calendar.as_of)
-    for name, (baseline, seconds) in _baseline_predictions(spec, split, horizon).items():
+    baseline_predictions = _baseline_predictions(spec, split, horizon)
+    for name, (baseline, seconds) in baseline_predictions.items():
         run.baselines[name] = _score(spec, split.test, baseline, calendar.as_of)
         run.baseline_seconds[name] = seconds
 
@@ -370,14 +371,10 @@ def train_and_evaluate(
     if spec.name == "purchase_propensity":
         # churn risk is 1 - P(purchase) for past buyers: judge it on them alone
         buyers = (split.test["orders_count"] > 0).to_numpy()
-        rfm = baselines.CellBaseline(baselines.rfm_cells).fit(
-            pd.concat([split.train, split.validation]), spec.label
-        )
+        rfm = baseline_predictions["rfm"][0]
         churned = (~y.astype(bool)).to_numpy()[buyers]
         run.details["churn_risk"] = metrics.classification(churned, 1 - prediction[buyers])
-        run.details["churn_risk_rfm"] = metrics.classification(
-            churned, 1 - rfm.predict(split.test)[buyers]
-        )
+        run.details["churn_risk_rfm"] = metrics.classification(churned, 1 - rfm[buyers])
     if expected_ltv is not None:
         # everyone at the test cutoff, buyers or not, is scored with both
         everyone = frame[(frame["cutoff_date"] == split.test_cutoff) & spec.eligible(frame)]
