@@ -27,13 +27,19 @@ manifest: install
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
+# The syncs are left to dry runs here, even with vendor tokens set: sample people must never
+# reach a real CRM.
 demo: manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/nextsale generate --customers $(CUSTOMERS) --seed $(SEED)
 	@mkdir -p data/logs
-	@echo "Materialising every asset through Dagster (log: data/logs/demo.log)..."
-	@$(BIN)/dagster asset materialize -m dagster_project.definitions --select '*' \
+	@echo "Materialising every asset but the syncs through Dagster (log: data/logs/demo.log)..."
+	@$(BIN)/dagster asset materialize -m dagster_project.definitions --select 'not group:sync' \
 		> data/logs/demo.log 2>&1 || { tail -40 data/logs/demo.log; exit 1; }
 	@$(BIN)/nextsale summary
+	@echo "Reverse ETL, dry runs (each planned request is a JSON file):"
+	@for destination in hubspot klaviyo salesforce; do \
+		$(BIN)/nextsale sync $$destination --dry-run --out data/dry-run/$$destination || exit 1; \
+	done
 
 test: manifest
 	$(BIN)/pytest
@@ -47,6 +53,7 @@ evaluate: manifest
 
 bench: manifest
 	$(BIN)/python bench/run.py $(BENCH_SCALES)
+	$(BIN)/python bench/sync_bench.py
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

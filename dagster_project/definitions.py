@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
@@ -12,6 +14,7 @@ from dagster_project.assets.models import (
     model_assets,
     next_best_offers_asset,
 )
+from dagster_project.assets.sync import audiences_not_empty, sync_assets, sync_destinations
 from dagster_project.automation import all_assets_job, build_landing_sensor, daily_schedule
 from dagster_project.dbt import dbt_project
 from dagster_project.resources import Warehouse
@@ -28,7 +31,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             customer_scores_asset,
             next_best_offers_asset,
             nextsale_dbt_activation,
+            *sync_assets,
         ],
+        asset_checks=[audiences_not_empty],
         jobs=[all_assets_job],
         schedules=[daily_schedule],
         sensors=[build_landing_sensor(settings.landing_dir)],
@@ -39,6 +44,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 artifacts_dir=str(settings.artifacts_dir),
             ),
             "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target),
+            **sync_destinations(dict(os.environ)),
         },
         # DuckDB has one writer: steps run one after another in the run's own process.
         executor=dg.in_process_executor,

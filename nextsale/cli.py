@@ -173,3 +173,63 @@ def evaluate(
         source=source or DEFAULT_SOURCE,
         write_docs=not sample,
     )
+
+
+@main.command(
+    help="Sync an activation table to its destination (hubspot, klaviyo or salesforce): only "
+    "rows new or changed since the last successful sync, erased people deleted.\n\n"
+    "Credentials come from the environment (HUBSPOT_ACCESS_TOKEN, KLAVIYO_API_KEY, "
+    "SALESFORCE_INSTANCE_URL + SALESFORCE_ACCESS_TOKEN). Without them, or with --dry-run, "
+    "nothing is sent: each planned request is written to --out as a JSON file.\n\n"
+    "Example: nextsale sync hubspot --dry-run --out data/dry-run/hubspot"
+)
+@click.argument("destination", type=click.Choice(["hubspot", "klaviyo", "salesforce"]))
+@click.option("--dry-run", is_flag=True, help="Plan the requests and write them; send nothing.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where a dry run writes its requests [default: $NEXTSALE_ARTIFACTS_DIR/sync/DEST/dry-run].",
+)
+@click.option("--mirror", is_flag=True, help="Also delete people who left the table.")
+def sync(destination: str, dry_run: bool, out: Path | None, mirror: bool) -> None:
+    import logging
+    import os
+    import shutil
+
+    from nextsale.sync import SyncError
+    from nextsale.sync import sync as run_sync
+    from nextsale.sync.engine import destination_for
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    if dry_run or destination_for(destination).token is None:
+        out = out or settings.artifacts_dir / "sync" / destination / "dry-run"
+        shutil.rmtree(out, ignore_errors=True)  # a dry run's folder holds that run's plan only
+    else:
+        out = None
+    try:
+        result = run_sync(destination, settings.duckdb_path, env=os.environ, dry_run_dir=out)
+    except SyncError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(format_sync(result.log, out))
+    for failure in result.failures[:10]:
+        click.echo(f"  failed {failure['record_key']}: {failure['message']}")
+
+
+def format_sync(log: dict, out: Path | None) -> str:
+    line = (
+        f"{log['destination']}: {log['rows_in_table']:,} rows, {log['planned_upserts']:,} to "
+        f"upsert, {log['planned_deletes']:,} to delete"
+    )
+    if out is not None:
+        return f"{line}; dry run: {log['requests']:,} requests planned in {out}"
+    return (
+        f"{line}; sent {log['sent']:,}, failed {log['failed']:,}, deleted {log['deleted']:,} in "
+        f"{log['requests']:,} requests ({log['retried']:,} retried) in {log['duration_s']:.1f}s "
+        f"[{log['status']}, run {log['run_id']}]"
+    )
+
+
+if __name__ == "__main__":
+    main()

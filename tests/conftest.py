@@ -10,6 +10,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ml.data import read_calendar, read_snapshot
+from ml.score import customer_scores, next_best_offers, write_table
+from ml.specs import SPECS
+from ml.train import train_and_evaluate
 from nextsale.config import Settings
 from nextsale.generate import GenerationSummary, generate
 
@@ -58,7 +62,7 @@ def pipeline_settings(
 
 def is_model_or_activation(key: dg.AssetKey) -> bool:
     """Models, their scores, and the activation tables that read the scores."""
-    return key.path[0] in ("models", "scores", "activation") or key.path[-1].startswith(
+    return key.path[0] in ("models", "scores", "activation", "sync") or key.path[-1].startswith(
         "int_activation"
     )
 
@@ -85,3 +89,28 @@ def run_everything(settings: Settings, models: bool = False) -> dg.ExecuteInProc
 def first_run(pipeline_settings: Settings) -> dg.ExecuteInProcessResult:
     """The first whole-graph run on the generated data (later runs find nothing new)."""
     return run_everything(pipeline_settings)
+
+
+@pytest.fixture(scope="session")
+def activation_run(first_run, pipeline_settings) -> dg.ExecuteInProcessResult:
+    """Scores from a propensity model trained here (on 600 people the other models fall under
+    their minimum), then the activation assets through Dagster."""
+    from dagster_project.definitions import build_definitions
+
+    assert first_run.success
+    database = pipeline_settings.duckdb_path
+    people = read_snapshot(database, "customer", "training")
+    model = train_and_evaluate(SPECS["purchase_propensity"], people, read_calendar(database)).model
+    write_table(
+        database, "customer_scores", customer_scores(database, {"purchase_propensity": model})
+    )
+    write_table(database, "next_best_offers", next_best_offers(database, None, None))
+    defs = build_definitions(pipeline_settings)
+    keys = [
+        k
+        for k in defs.resolve_asset_graph().get_all_asset_keys()
+        if is_model_or_activation(k) and k.path[0] not in ("models", "scores", "sync")
+    ]
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys
+    )

@@ -4,40 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import dagster as dg
 import duckdb
-import pytest
-
-from ml.data import read_calendar, read_snapshot
-from ml.score import customer_scores, next_best_offers, write_table
-from ml.specs import SPECS
-from ml.train import train_and_evaluate
-from tests.conftest import is_model_or_activation
-
-
-@pytest.fixture(scope="module")
-def activation_run(first_run, pipeline_settings) -> dg.ExecuteInProcessResult:
-    """Scores from a propensity model trained here (on 600 people the other models fall under
-    their minimum), then the activation assets through Dagster."""
-    from dagster_project.definitions import build_definitions
-
-    assert first_run.success
-    database = pipeline_settings.duckdb_path
-    people = read_snapshot(database, "customer", "training")
-    model = train_and_evaluate(SPECS["purchase_propensity"], people, read_calendar(database)).model
-    write_table(
-        database, "customer_scores", customer_scores(database, {"purchase_propensity": model})
-    )
-    write_table(database, "next_best_offers", next_best_offers(database, None, None))
-    defs = build_definitions(pipeline_settings)
-    keys = [
-        k
-        for k in defs.resolve_asset_graph().get_all_asset_keys()
-        if is_model_or_activation(k) and k.path[0] not in ("models", "scores")
-    ]
-    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys
-    )
 
 
 def rows(database: Path, sql: str) -> list[tuple]:

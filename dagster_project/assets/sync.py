@@ -1,0 +1,146 @@
+"""Reverse ETL as assets: one sync per destination, run after the activation tables and their
+consent tests (a failing dbt test fails the dbt step, so nothing downstream runs), and after a
+blocking check that there is an audience to send. Without credentials a sync is a dry run whose
+planned requests land under the artifacts folder."""
+
+import shutil
+from datetime import timedelta
+
+import dagster as dg
+import duckdb
+
+from dagster_project.resources import Warehouse
+from nextsale.sync import DESTINATIONS, SyncError, sync
+
+AUDIENCES = dg.AssetKey(["activation", "audience_members"])
+ERASURES = dg.AssetKey(["activation", "erasure_requests"])
+
+
+class SyncDestination(dg.ConfigurableResource):
+    """A destination's credentials and address. Set them with environment variables (see
+    `sync_destinations`): Dagster shows the variable's name in the UI, never its value."""
+
+    token: str | None = None
+    base_url: str | None = None
+
+    def env(self, name: str) -> dict[str, str]:
+        destination = DESTINATIONS[name]
+        values = {destination.token_env: self.token, destination.base_url_env[0]: self.base_url}
+        return {k: v for k, v in values.items() if v}
+
+
+def sync_destinations(environ: dict[str, str]) -> dict[str, SyncDestination]:
+    """One resource per destination, reading each set variable through EnvVar; an unset token
+    stays None, which makes that destination's sync a dry run."""
+
+    def env_var(name: str) -> dg.EnvVar | None:
+        return dg.EnvVar(name) if environ.get(name) else None
+
+    resources = {}
+    for name, destination in DESTINATIONS.items():
+        base_url = next((v for v in destination.base_url_env if environ.get(v)), None)
+        resources[f"{name}_destination"] = SyncDestination(
+            token=env_var(destination.token_env), base_url=env_var(base_url) if base_url else None
+        )
+    return resources
+
+
+@dg.asset_check(
+    asset=AUDIENCES,
+    blocking=True,
+    description="Some audience has people who may be sent: an empty one means something "
+    "upstream broke (scores missing, consent lost), and syncing it would empty the lists.",
+)
+def audiences_not_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with duckdb.connect(str(warehouse.database), read_only=True) as con:
+        rows = con.execute(
+            "select audience, count(*) filter (where is_sendable), count(*) "
+            "from activation.audience_members group by 1 order by 1"
+        ).fetchall()
+    sendable = sum(r[1] for r in rows)
+    return dg.AssetCheckResult(
+        passed=sendable > 0,
+        metadata={
+            "sendable_members": sendable,
+            "audiences": dg.MetadataValue.md(
+                "| audience | sendable | members |\n|---|---:|---:|\n"
+                + "\n".join(f"| {a} | {s:,} | {n:,} |" for a, s, n in rows)
+            ),
+        },
+    )
+
+
+def failures_table(failures: list[dict], limit: int = 20) -> str:
+    if not failures:
+        return "No record failed."
+    rows = "\n".join(
+        f"| {f['record_key']} | {f['status_code'] or ''} | {(f['message'] or '')[:200]} |"
+        for f in failures[:limit]
+    )
+    more = (
+        f"\n\n… and {len(failures) - limit:,} more in `sync.failures`."
+        if len(failures) > limit
+        else ""
+    )
+    return f"| record | status | the vendor's message |\n|---|---:|---|\n{rows}{more}"
+
+
+def build_sync_asset(name: str) -> dg.AssetsDefinition:
+    destination = DESTINATIONS[name]
+    table = dg.AssetKey(destination.table.split("."))
+    resource_key = f"{name}_destination"
+
+    @dg.asset(
+        key=["sync", name],
+        group_name="sync",
+        kinds={name},
+        deps=[table, AUDIENCES, ERASURES],
+        required_resource_keys={resource_key, "warehouse"},
+        description=f"Sends new and changed rows of {destination.table} to {name}, deletes "
+        "erased people there, and logs the run in sync.log (failures in sync.failures). "
+        f"Without {destination.token_env} it is a dry run.",
+        # a scheduled sync that silently stops running shows up as overdue
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
+        check_specs=[dg.AssetCheckSpec("no_failed_records", asset=["sync", name])],
+    )
+    def _sync(context: dg.AssetExecutionContext):
+        warehouse: Warehouse = context.resources.warehouse
+        credentials: SyncDestination = getattr(context.resources, resource_key)
+        env = credentials.env(name)
+        dry_run_dir = None
+        if destination.token_env not in env:
+            dry_run_dir = warehouse.artifacts / "sync" / name / "dry-run"
+            shutil.rmtree(dry_run_dir, ignore_errors=True)
+        try:
+            result = sync(name, warehouse.database, env=env, dry_run_dir=dry_run_dir)
+        except SyncError as error:
+            raise dg.Failure(description=str(error)) from None
+        log = result.log
+        context.log.info(
+            f"{name}: {log['status']}; {log['planned_upserts']:,} to upsert, "
+            f"{log['planned_deletes']:,} to delete, sent {log['sent']:,}, failed {log['failed']:,}"
+        )
+        numbers = ("rows_in_table", "planned_upserts", "planned_deletes", "sent", "failed",
+                   "deleted", "requests", "retried", "throttled")  # fmt: skip
+        metadata = {k: dg.MetadataValue.int(int(log.get(k) or 0)) for k in numbers}
+        metadata |= {
+            "run_id": log["run_id"],
+            "status": log["status"],
+            "duration_s": dg.MetadataValue.float(float(log["duration_s"])),
+            "diff_s": dg.MetadataValue.float(float(log.get("diff_s") or 0.0)),
+            "failures": dg.MetadataValue.md(failures_table(result.failures)),
+        }
+        if dry_run_dir is not None:
+            metadata["dry_run_requests"] = dg.MetadataValue.path(str(dry_run_dir))
+        yield dg.MaterializeResult(metadata=metadata)
+        yield dg.AssetCheckResult(
+            check_name="no_failed_records",
+            passed=not result.failures,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"failed": len(result.failures)},
+        )
+
+    return _sync
+
+
+sync_assets = [build_sync_asset(name) for name in DESTINATIONS]

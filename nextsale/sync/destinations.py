@@ -1,0 +1,569 @@
+"""The three destinations: what each one's endpoints, payloads, batch sizes and rate limits are
+(../shared/specs/README.md), and how its answers map back to records. Everything else (diff,
+batching, retries, checkpoints, the log) is the engine's and the same for all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import requests
+
+from nextsale.sync.http import Call, Client, TransportError
+from nextsale.sync.state import Outcome, SyncState
+
+
+class BatchRejected(Exception):
+    """The vendor refused a whole batch (4xx): the engine splits it so good records still go."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status, self.message = status, message
+
+
+@dataclass
+class Context:
+    client: Client
+    state: SyncState
+    columns: dict[str, str]  # the activation table's columns and DuckDB types
+    poll_seconds: float = 2.0
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def fail(records: list[dict], response: requests.Response, message: str | None = None):
+    return [
+        Outcome(r["record_key"], False, status_code=response.status_code, message=message)
+        for r in records
+    ]
+
+
+def planned(records: list[dict]) -> list[Outcome]:
+    return [Outcome(r["record_key"], None) for r in records]
+
+
+class Destination:
+    """A vendor. Subclasses say where and how; `upsert` or `submit`/`collect` do the sending."""
+
+    name: ClassVar[str]
+    table: ClassVar[str]
+    key: ClassVar[str]  # the record key column (the person's customer_key)
+    match: ClassVar[str]  # the column the vendor matches people on
+    email: ClassVar[str] = "email"  # the person's email column: erasure requests name emails
+    batch_size: ClassVar[int]
+    token_env: ClassVar[str]
+    base_url_env: ClassVar[tuple[str, ...]]
+    default_base_url: ClassVar[str]
+    # (requests, seconds) windows per rate-limit bucket
+    limits: ClassVar[Mapping[str, tuple[tuple[int, float], ...]]]
+    # columns left out of the row hash: a new scoring date alone is not a change worth sending
+    hash_exclude: ClassVar[tuple[str, ...]] = ()
+    asynchronous: ClassVar[bool] = False
+    # SQL of (list_name, record_key, match_key) for destinations with list membership
+    wanted_memberships: ClassVar[str | None] = None
+
+    def __init__(self, token: str | None, base_url: str):
+        self.token, self.base_url = token, base_url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Destination:
+        base = next((env[v] for v in cls.base_url_env if env.get(v)), cls.default_base_url)
+        return cls(env.get(cls.token_env) or None, base)
+
+    def headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def retryable(self, response: requests.Response) -> bool:
+        return response.status_code == 429 or response.status_code >= 500
+
+    def prepare(self, ctx: Context) -> None:
+        """Anything the destination needs before records arrive (custom fields, lists)."""
+
+    def upsert(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        raise NotImplementedError
+
+    def delete(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        raise NotImplementedError
+
+    def ceiling_records_per_second(self) -> float:
+        """Batch size × the steady request rate its rate limit allows."""
+        n, window = max(self.limits["default"], key=lambda limit: limit[1])
+        return self.batch_size * n / window
+
+
+def fatal_if_unauthorised(response: requests.Response) -> None:
+    if response.status_code in (401, 403):
+        raise TransportError(
+            f"HTTP {response.status_code}: the destination refused the credentials or the quota "
+            f"is spent: {response.text[:300]}"
+        )
+
+
+# ------------------------------------------------------------------------------------------
+class HubSpot(Destination):
+    name = "hubspot"
+    table = "activation.hubspot__contacts"
+    key = "nextsale_customer_key"
+    match = "email"
+    batch_size = 100  # per CRM batch call (not in the spec: the test server enforces it too)
+    token_env = "HUBSPOT_ACCESS_TOKEN"
+    base_url_env = ("HUBSPOT_BASE_URL",)
+    default_base_url = "https://api.hubapi.com"
+    # Free/Starter: 100 per 10 s per app; Professional and Enterprise allow 190
+    limits = {"default": ((100, 10.0),)}
+    hash_exclude = ("nextsale_scored_on",)
+    group = "nextsale"
+
+    def __init__(self, token: str | None, base_url: str, requests_per_10s: int = 100):
+        super().__init__(token, base_url)
+        self.limits = {"default": ((requests_per_10s, 10.0),)}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HubSpot:
+        base = env.get("HUBSPOT_BASE_URL") or cls.default_base_url
+        per_10s = int(env.get("HUBSPOT_REQUESTS_PER_10S") or 100)
+        return cls(env.get(cls.token_env) or None, base, per_10s)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token or '${HUBSPOT_ACCESS_TOKEN}'}"}
+
+    def prepare(self, ctx: Context) -> None:
+        """Create the `nextsale` property group and any custom property that is missing."""
+        path = "/crm/v3/properties/contacts"
+        group = ctx.client.send(Call("GET", f"{path}/groups/{self.group}"))
+        if group is None or group.status_code == 404:
+            created = ctx.client.send(
+                Call(
+                    "POST",
+                    f"{path}/groups",
+                    {"name": self.group, "label": "nextsale", "displayOrder": -1},
+                    idempotent=False,
+                )
+            )
+            if created is not None and created.status_code not in (200, 201, 409):
+                fatal_if_unauthorised(created)
+                raise TransportError(f"creating property group: {created.text[:300]}")
+        existing = ctx.client.send(Call("GET", path, params={"archived": "false"}))
+        known = set()
+        if existing is not None:
+            fatal_if_unauthorised(existing)
+            known = {p["name"] for p in existing.json().get("results", [])}
+        missing = [c for c in ctx.columns if c.startswith("nextsale_") and c not in known]
+        if missing:
+            inputs = [self._property(name, ctx.columns[name]) for name in missing]
+            response = ctx.client.send(Call("POST", f"{path}/batch/create", {"inputs": inputs}))
+            if response is not None and response.status_code not in (200, 201, 207):
+                raise TransportError(f"creating properties: {response.text[:300]}")
+
+    def _property(self, name: str, duckdb_type: str) -> dict:
+        kind = duckdb_type.upper()
+        if kind.startswith(("DOUBLE", "DECIMAL", "FLOAT", "INTEGER", "BIGINT", "HUGEINT")):
+            type_, field = "number", "number"
+        elif kind == "DATE":
+            type_, field = "date", "date"
+        else:
+            type_, field = "string", "textarea" if name.endswith("reasons") else "text"
+        label = name.removeprefix("nextsale_").replace("_", " ").capitalize()
+        return {
+            "name": name,
+            "label": f"nextsale: {label}",
+            "type": type_,
+            "fieldType": field,
+            "groupName": self.group,
+        }
+
+    def upsert(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        inputs = [
+            {"id": r["email"], "idProperty": "email", "properties": self._properties(r)}
+            for r in records
+        ]
+        response = ctx.client.send(
+            Call("POST", "/crm/v3/objects/contacts/batch/upsert", {"inputs": inputs})
+        )
+        if response is None:
+            return planned(records)
+        fatal_if_unauthorised(response)
+        if response.status_code not in (200, 207):
+            raise BatchRejected(response.status_code, response.text[:500])
+        body = response.json()
+        ids = {
+            (result.get("properties") or {}).get("email", "").lower(): result["id"]
+            for result in body.get("results", [])
+        }
+        errors = body.get("errors", [])
+        outcomes = []
+        for r in records:
+            email = r["email"].lower()
+            if email in ids:
+                outcomes.append(Outcome(r["record_key"], True, ids[email]))
+                continue
+            mine = [e for e in errors if email in json.dumps(e.get("context", {})).lower()]
+            message = "; ".join(e.get("message", "") for e in (mine or errors)) or "not upserted"
+            outcomes.append(Outcome(r["record_key"], False, status_code=207, message=message))
+        return outcomes
+
+    def _properties(self, record: dict) -> dict[str, str]:
+        """HubSpot takes strings; an empty string clears one of our properties, while an unknown
+        name, phone or email is left as the CRM has it."""
+        properties = {}
+        for column in ctx_columns(record):
+            value = record[column]
+            if value is None and not column.startswith("nextsale_"):
+                continue
+            properties[column] = "" if value is None else str(jsonable(value))
+        return properties
+
+    def delete(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        erased = [r for r in records if r["reason"] == "erasure"]
+        removed = [r for r in records if r["reason"] != "erasure"]
+        outcomes = []
+        for r in erased:  # GDPR delete: the contact and its history, one at a time
+            response = ctx.client.send(
+                Call(
+                    "POST",
+                    "/crm/v3/objects/contacts/gdpr-delete",
+                    {"objectId": r["match_key"], "idProperty": "email"},
+                )
+            )
+            outcomes += self._deleted([r], response)
+        for batch in chunks([r for r in removed if r["destination_id"]], self.batch_size):
+            inputs = [{"id": r["destination_id"]} for r in batch]
+            response = ctx.client.send(
+                Call("POST", "/crm/v3/objects/contacts/batch/archive", {"inputs": inputs})
+            )
+            outcomes += self._deleted(batch, response)
+        outcomes += [Outcome(r["record_key"], True) for r in removed if not r["destination_id"]]
+        return outcomes
+
+    @staticmethod
+    def _deleted(records: list[dict], response: requests.Response | None) -> list[Outcome]:
+        if response is None:
+            return planned(records)
+        fatal_if_unauthorised(response)
+        if response.status_code in (200, 204, 404):  # 404: already gone
+            return [Outcome(r["record_key"], True) for r in records]
+        return fail(records, response, response.text[:500])
+
+
+def ctx_columns(record: dict) -> list[str]:
+    """A record's vendor columns: the engine adds record_key and row_hash in front."""
+    return [c for c in record if c not in ("record_key", "row_hash")]
+
+
+# ------------------------------------------------------------------------------------------
+class Klaviyo(Destination):
+    name = "klaviyo"
+    table = "activation.klaviyo__profiles"
+    key = "external_id"
+    match = "email"
+    batch_size = 10_000  # profiles per bulk import job (and at most 5 MB)
+    max_job_bytes = 4_500_000  # under the 5 MB payload limit, with room for the envelope
+    members_per_call = 1_000
+    token_env = "KLAVIYO_API_KEY"
+    base_url_env = ("KLAVIYO_BASE_URL",)
+    default_base_url = "https://a.klaviyo.com"
+    revision = "2026-07-15"
+    # per endpoint, from the spec's x-klaviyo-ratelimit: (burst per 1 s, steady per 60 s)
+    limits = {
+        "default": ((10, 1.0), (150, 60.0)),  # bulk import jobs, list membership
+        "profiles": ((75, 1.0), (750, 60.0)),  # reading profiles and lists
+        "privacy": ((3, 1.0), (60, 60.0)),  # data privacy deletion jobs
+    }
+    hash_exclude = ("nextsale_scored_on",)
+    asynchronous = True
+    content_type = "application/vnd.api+json"
+    list_prefix = "nextsale: "
+    wanted_memberships = """
+        select 'nextsale: ' || a.audience as list_name, a.customer_key as record_key,
+               p.email as match_key
+        from activation.audience_members a
+        join activation.klaviyo__profiles p on p.external_id = a.customer_key
+        where a.is_sendable and a.channel = 'email'"""
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Klaviyo-API-Key {self.token or '${KLAVIYO_API_KEY}'}",
+            "revision": self.revision,
+            "Accept": "application/vnd.api+json",
+        }
+
+    def call(self, method: str, path: str, body=None, **kwargs) -> Call:
+        return Call(method, path, body, content_type=self.content_type, **kwargs)
+
+    def ceiling_records_per_second(self) -> float:
+        return self.batch_size * 150 / 60.0
+
+    def profile(self, record: dict) -> dict:
+        standard = ("email", "phone_number", "external_id", "first_name", "last_name")
+        attributes = {k: record[k] for k in standard if record.get(k) is not None}
+        attributes["properties"] = {
+            k: jsonable(record[k]) for k in ctx_columns(record) if k.startswith("nextsale_")
+        }
+        return {"type": "profile", "attributes": attributes}
+
+    def submit(
+        self, ctx: Context, records: list[dict], list_id: str | None = None
+    ) -> Iterator[tuple[str | None, list[dict]]]:
+        """Bulk import jobs of at most 10,000 profiles and 4.5 MB each: yields (job id, its
+        records) once Klaviyo accepted the job (job id None in a dry run)."""
+        profiles = [
+            self.profile(r) if list_id is None else
+            {"type": "profile", "attributes": {"email": r["match_key"]}}
+            for r in records
+        ]  # fmt: skip
+        job, size = [], 0
+        for record, profile in zip(records, profiles, strict=True):
+            length = len(json.dumps(profile, default=str))
+            if job and (len(job) == self.batch_size or size + length > self.max_job_bytes):
+                yield self._post_job(ctx, job, list_id)
+                job, size = [], 0
+            job.append((record, profile))
+            size += length
+        if job:
+            yield self._post_job(ctx, job, list_id)
+
+    def _post_job(self, ctx: Context, job: list[tuple[dict, dict]], list_id: str | None):
+        attributes = {"profiles": {"data": [profile for _, profile in job]}}
+        data: dict[str, Any] = {"type": "profile-bulk-import-job", "attributes": attributes}
+        if list_id is not None:
+            data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
+        records = [record for record, _ in job]
+        response = ctx.client.send(
+            self.call("POST", "/api/profile-bulk-import-jobs", {"data": data})
+        )
+        if response is None:
+            return None, records
+        fatal_if_unauthorised(response)
+        if response.status_code != 202:
+            raise BatchRejected(response.status_code, response.text[:500])
+        return response.json()["data"]["id"], records
+
+    def collect(self, ctx: Context, job_id: str, records: list[dict]) -> list[Outcome]:
+        """Wait for the job, then read its import errors: those records failed, the rest landed."""
+        path = f"/api/profile-bulk-import-jobs/{job_id}"
+        wait = ctx.poll_seconds / 8
+        while True:
+            response = ctx.client.send(self.call("GET", path))
+            fatal_if_unauthorised(response)
+            status = response.json()["data"]["attributes"]["status"]
+            if status in ("complete", "cancelled", "failed"):
+                break
+            time.sleep(wait)
+            wait = min(ctx.poll_seconds, wait * 2)
+        if status != "complete":
+            return [
+                Outcome(r["record_key"], False, status_code=200, message=f"import job {status}")
+                for r in records
+            ]
+        errors: dict[str, str] = {}
+        call = self.call("GET", f"{path}/import-errors")
+        while call is not None:
+            page = ctx.client.send(call).json()
+            for error in page.get("data", []):
+                attributes = error["attributes"]
+                email = (attributes.get("original_payload") or {}).get("email", "")
+                errors[str(email).lower()] = (
+                    f"{attributes.get('title')}: {attributes.get('detail')}"
+                )
+            following = (page.get("links") or {}).get("next")
+            call = (
+                self.call("GET", following.split(self.base_url.rstrip("/"), 1)[-1])
+                if following
+                else None
+            )
+        outcomes = []
+        for r in records:
+            email = str(r.get("email") or r.get("match_key") or "").lower()
+            if email in errors:
+                outcomes.append(
+                    Outcome(r["record_key"], False, status_code=200, message=errors[email])
+                )
+            else:
+                outcomes.append(Outcome(r["record_key"], True))
+        return outcomes
+
+    def ensure_list(self, ctx: Context, list_name: str) -> str:
+        known = ctx.state.list_id(list_name)
+        if known:
+            return known
+        found = ctx.client.send(
+            self.call(
+                "GET",
+                "/api/lists",
+                params={"filter": f'equals(name,"{list_name}")'},
+                bucket="profiles",
+            )
+        )
+        if found is None:
+            return f"<id of list {list_name!r}>"
+        fatal_if_unauthorised(found)
+        existing = found.json().get("data", [])
+        if existing:
+            list_id = existing[0]["id"]
+        else:
+            created = ctx.client.send(
+                self.call(
+                    "POST",
+                    "/api/lists",
+                    {"data": {"type": "list", "attributes": {"name": list_name}}},
+                    idempotent=False,
+                )
+            )
+            if created.status_code != 201:
+                raise TransportError(f"creating list {list_name!r}: {created.text[:300]}")
+            list_id = created.json()["data"]["id"]
+        ctx.state.remember_list(list_name, list_id)
+        return list_id
+
+    def remove_members(self, ctx: Context, list_name: str, records: list[dict]) -> list[str]:
+        """Remove people from a list: Klaviyo wants its profile ids, found by email. Returns the
+        record keys that are no longer members."""
+        list_id = self.ensure_list(ctx, list_name)
+        removed = []
+        for batch in chunks(records, 100):
+            emails = ",".join(json.dumps(r["match_key"]) for r in batch)
+            found = ctx.client.send(
+                self.call(
+                    "GET",
+                    "/api/profiles",
+                    params={"filter": f"any(email,[{emails}])", "page[size]": "100"},
+                    bucket="profiles",
+                )
+            )
+            if found is None:
+                continue
+            fatal_if_unauthorised(found)
+            ids = {p["attributes"]["email"].lower(): p["id"] for p in found.json().get("data", [])}
+            profiles = [{"type": "profile", "id": ids[r["match_key"].lower()]} for r in batch
+                        if r["match_key"].lower() in ids]  # fmt: skip
+            if profiles:
+                response = ctx.client.send(
+                    self.call(
+                        "DELETE", f"/api/lists/{list_id}/relationships/profiles", {"data": profiles}
+                    )
+                )
+                if response.status_code != 204:
+                    continue  # left in the state: tried again next run
+            removed += [r["record_key"] for r in batch]
+        return removed
+
+    def delete(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        """Erasure: a data privacy deletion job per person. Klaviyo has no other way to delete a
+        profile, so mirror mode only takes people off nextsale's lists."""
+        outcomes = []
+        for r in records:
+            if r["reason"] != "erasure":
+                outcomes.append(Outcome(r["record_key"], True))
+                continue
+            profile = {"data": {"type": "profile", "attributes": {"email": r["match_key"]}}}
+            body = {
+                "data": {"type": "data-privacy-deletion-job", "attributes": {"profile": profile}}
+            }
+            response = ctx.client.send(
+                self.call("POST", "/api/data-privacy-deletion-jobs", body, bucket="privacy")
+            )
+            if response is None:
+                outcomes += planned([r])
+                continue
+            fatal_if_unauthorised(response)
+            ok = response.status_code == 202
+            outcomes.append(Outcome(r["record_key"], ok, status_code=response.status_code,
+                                    message=None if ok else response.text[:500]))  # fmt: skip
+        return outcomes
+
+
+# ------------------------------------------------------------------------------------------
+class Salesforce(Destination):
+    name = "salesforce"
+    table = "activation.salesforce__contacts"
+    key = "Nextsale_Customer_Key__c"
+    match = "Nextsale_Customer_Key__c"
+    email = "Email"
+    batch_size = 200  # records per sObject Collections request
+    token_env = "SALESFORCE_ACCESS_TOKEN"
+    base_url_env = ("SALESFORCE_BASE_URL", "SALESFORCE_INSTANCE_URL")
+    default_base_url = "https://example.my.salesforce.com"
+    api_version = "v62.0"
+    sobject = "Contact"
+    # Salesforce publishes no per-second limit, only a daily allocation per org and at most 25
+    # concurrent long requests; pacing at 25 requests a second stays well inside both
+    limits = {"default": ((25, 1.0),)}
+    hash_exclude = ("Scored_On__c",)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token or '${SALESFORCE_ACCESS_TOKEN}'}"}
+
+    @property
+    def collections(self) -> str:
+        return f"/services/data/{self.api_version}/composite/sobjects"
+
+    def upsert(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        body = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": self.sobject}} | {k: jsonable(r[k]) for k in ctx_columns(r)}
+                for r in records
+            ],
+        }
+        response = ctx.client.send(
+            Call("PATCH", f"{self.collections}/{self.sobject}/{self.key}", body)
+        )
+        if response is None:
+            return planned(records)
+        fatal_if_unauthorised(response)
+        if response.status_code != 200:
+            raise BatchRejected(response.status_code, response.text[:500])
+        return [
+            Outcome(r["record_key"], True, result.get("id"))
+            if result.get("success")
+            else Outcome(r["record_key"], False, status_code=200, message=_errors(result))
+            for r, result in zip(records, response.json(), strict=True)
+        ]
+
+    def delete(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        known = [r for r in records if r["destination_id"]]
+        outcomes = [Outcome(r["record_key"], True) for r in records if not r["destination_id"]]
+        for batch in chunks(known, self.batch_size):
+            params = {"ids": ",".join(r["destination_id"] for r in batch), "allOrNone": "false"}
+            response = ctx.client.send(Call("DELETE", self.collections, params=params))
+            if response is None:
+                outcomes += planned(batch)
+                continue
+            fatal_if_unauthorised(response)
+            if response.status_code != 200:
+                outcomes += fail(batch, response, response.text[:500])
+                continue
+            for r, result in zip(batch, response.json(), strict=True):
+                gone = result.get("success") or any(
+                    e.get("statusCode") == "ENTITY_IS_DELETED" for e in result.get("errors", [])
+                )
+                outcomes.append(Outcome(r["record_key"], gone, status_code=200,
+                                        message=None if gone else _errors(result)))  # fmt: skip
+        return outcomes
+
+
+def _errors(result: dict) -> str:
+    return (
+        "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in result.get("errors", []))
+        or "not saved"
+    )
+
+
+DESTINATIONS: dict[str, type[Destination]] = {d.name: d for d in (HubSpot, Klaviyo, Salesforce)}

@@ -1,0 +1,270 @@
+"""What has been sent, kept in the warehouse beside what should be (schema `sync`), so that the
+diff is one SQL join: rows whose hash differs from the last successfully synced one are sent,
+rows that left the table (in mirror mode) or asked to be erased are deleted.
+
+A row enters `sync.state` only once its destination confirmed it, batch by batch: a crash loses
+at most the batch in flight, and the next run's diff sends exactly what is still missing.
+Asynchronous jobs (Klaviyo imports) are journalled in `sync.pending_jobs` once accepted, so a
+resumed run finishes them instead of sending their records again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+DDL = """
+create schema if not exists sync;
+create table if not exists sync.state (
+    destination varchar, record_key varchar, row_hash varchar, match_key varchar,
+    email varchar, destination_id varchar, synced_at timestamp, run_id varchar,
+    primary key (destination, record_key));
+create table if not exists sync.memberships (
+    destination varchar, list_name varchar, record_key varchar, match_key varchar,
+    synced_at timestamp, primary key (destination, list_name, record_key));
+create table if not exists sync.lists (
+    destination varchar, list_name varchar, list_id varchar, primary key (destination, list_name));
+create table if not exists sync.pending_jobs (
+    destination varchar, job_id varchar, kind varchar, records json, accepted_at timestamp,
+    primary key (destination, job_id));
+create table if not exists sync.failures (
+    run_id varchar, destination varchar, record_key varchar, operation varchar,
+    status_code integer, message varchar, failed_at timestamp);
+create table if not exists sync.log (
+    run_id varchar, destination varchar, started_at timestamp, finished_at timestamp,
+    status varchar, dry_run boolean, mirror boolean, rows_in_table bigint, planned_upserts bigint,
+    planned_deletes bigint, sent bigint, failed bigint, deleted bigint, requests bigint,
+    retried bigint, throttled bigint, duration_s double, diff_s double, message varchar);
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the destination said about one record. ok None: planned only (dry run)."""
+
+    record_key: str
+    ok: bool | None
+    destination_id: str | None = None
+    status_code: int | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    rows_in_table: int
+    upserts: pa.Table  # the table's rows to send, with record_key and row_hash first
+    deletes: pd.DataFrame  # record_key, match_key, email, destination_id, reason
+    diff_seconds: float
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class SyncState:
+    def __init__(self, con: duckdb.DuckDBPyConnection, destination: str, run_id: str):
+        self.con, self.destination, self.run_id = con, destination, run_id
+        con.execute("set enable_progress_bar = false")
+        con.execute(DDL)
+
+    def plan(
+        self,
+        table: str,
+        key: str,
+        email: str,
+        hash_exclude: tuple[str, ...],
+        erasures: str,
+        mirror: bool,
+    ) -> Plan:
+        """The diff of `table` against the last synced state, in SQL. `erasures` is a relation
+        with the emails of people who asked to be erased: they are deleted even when mirror mode
+        is off, and never sent."""
+        started = datetime.now()
+        columns = [r[0] for r in self.con.execute(f"describe {table}").fetchall()]
+        hashed = ", ".join(f'"{c}" := "{c}"' for c in columns if c not in hash_exclude)
+        self.con.execute(
+            f"""create or replace temp table current_rows as
+            select cast("{key}" as varchar) as record_key, lower("{email}") as email,
+                   md5(to_json(struct_pack({hashed}))) as row_hash
+            from {table}"""
+        )
+        self.con.execute(
+            f"""create or replace temp table erased as
+            select distinct lower(email) as email from ({erasures}) where email is not null"""
+        )
+        self.con.execute(
+            """create or replace temp table to_upsert as
+            select c.record_key, c.row_hash
+            from current_rows c
+            left join sync.state s on s.destination = $1 and s.record_key = c.record_key
+            where s.row_hash is distinct from c.row_hash
+              and c.email not in (select email from erased)""",
+            [self.destination],
+        )
+        upserts = self.con.execute(
+            f"""select u.record_key, u.row_hash, t.*
+            from to_upsert u join {table} t on cast(t."{key}" as varchar) = u.record_key
+            order by u.record_key"""
+        ).fetch_arrow_table()
+        deletes = self.con.execute(
+            """select s.record_key, s.match_key, s.email, s.destination_id,
+                   case when e.email is not null then 'erasure' else 'mirror' end as reason
+            from sync.state s
+            left join current_rows c on c.record_key = s.record_key
+            left join erased e on e.email = s.email
+            where s.destination = $1
+              and (e.email is not null or (c.record_key is null and $2))
+            order by s.record_key""",
+            [self.destination, mirror],
+        ).df()
+        rows_in_table = self.con.execute("select count(*) from current_rows").fetchone()[0]
+        elapsed = (datetime.now() - started).total_seconds()
+        return Plan(rows_in_table, upserts, deletes, elapsed)
+
+    def record_upserts(
+        self, rows: list[dict], outcomes: list[Outcome], match: str, email: str
+    ) -> None:
+        by_key = {row["record_key"]: row for row in rows}
+        sent = [
+            (self.destination, o.record_key, by_key[o.record_key]["row_hash"],
+             by_key[o.record_key].get(match), (by_key[o.record_key].get(email) or "").lower(),
+             o.destination_id, now(), self.run_id)
+            for o in outcomes if o.ok
+        ]  # fmt: skip
+        if sent:
+            frame = pd.DataFrame(
+                sent,
+                columns=[
+                    "destination", "record_key", "row_hash", "match_key", "email",
+                    "destination_id", "synced_at", "run_id",
+                ],
+            )  # fmt: skip
+            self.con.register("sent_rows", frame)
+            # keep the id we learnt earlier when this response did not repeat it
+            self.con.execute(
+                """insert or replace into sync.state
+                select n.destination, n.record_key, n.row_hash, n.match_key, n.email,
+                       coalesce(n.destination_id, s.destination_id), n.synced_at, n.run_id
+                from sent_rows n
+                left join sync.state s
+                  on s.destination = n.destination and s.record_key = n.record_key"""
+            )
+            self.con.unregister("sent_rows")
+        self.record_failures("upsert", outcomes)
+
+    def record_deletes(self, outcomes: list[Outcome]) -> None:
+        deleted = [o.record_key for o in outcomes if o.ok]
+        if deleted:
+            self.con.execute(
+                "delete from sync.state where destination = $1 and record_key in "
+                "(select unnest($2::varchar[]))",
+                [self.destination, deleted],
+            )
+        self.record_failures("delete", outcomes)
+
+    def record_failures(self, operation: str, outcomes: list[Outcome]) -> None:
+        failed = [
+            (
+                self.run_id,
+                self.destination,
+                o.record_key,
+                operation,
+                o.status_code,
+                o.message,
+                now(),
+            )
+            for o in outcomes
+            if o.ok is False
+        ]
+        if failed:
+            self.con.executemany("insert into sync.failures values (?, ?, ?, ?, ?, ?, ?)", failed)
+
+    # -- asynchronous jobs -------------------------------------------------------------------
+    def journal_job(self, job_id: str, kind: str, records: list[dict]) -> None:
+        self.con.execute(
+            "insert or replace into sync.pending_jobs values ($1, $2, $3, $4, $5)",
+            [self.destination, job_id, kind, json.dumps(records, default=str), now()],
+        )
+
+    def pending_jobs(self) -> list[tuple[str, str, list[dict]]]:
+        rows = self.con.execute(
+            "select job_id, kind, records from sync.pending_jobs where destination = $1 "
+            "order by accepted_at",
+            [self.destination],
+        ).fetchall()
+        return [(job_id, kind, json.loads(records)) for job_id, kind, records in rows]
+
+    def finish_job(self, job_id: str) -> None:
+        self.con.execute(
+            "delete from sync.pending_jobs where destination = $1 and job_id = $2",
+            [self.destination, job_id],
+        )
+
+    # -- lists and memberships ---------------------------------------------------------------
+    def list_id(self, list_name: str) -> str | None:
+        row = self.con.execute(
+            "select list_id from sync.lists where destination = $1 and list_name = $2",
+            [self.destination, list_name],
+        ).fetchone()
+        return row[0] if row else None
+
+    def remember_list(self, list_name: str, list_id: str) -> None:
+        self.con.execute(
+            "insert or replace into sync.lists values ($1, $2, $3)",
+            [self.destination, list_name, list_id],
+        )
+
+    def membership_changes(self, wanted: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(additions, removals) of list_name, record_key, match_key: `wanted` (a relation of
+        those three) against the memberships already synced, for people already synced."""
+        self.con.execute(
+            f"""create or replace temp table wanted_members as
+            select w.list_name, cast(w.record_key as varchar) as record_key, w.match_key
+            from ({wanted}) w
+            join sync.state s on s.destination = $1 and s.record_key = cast(w.record_key as varchar)""",
+            [self.destination],
+        )
+        additions = self.con.execute(
+            """select * from wanted_members w where not exists (
+                select 1 from sync.memberships m where m.destination = $1
+                and m.list_name = w.list_name and m.record_key = w.record_key)
+            order by list_name, record_key""",
+            [self.destination],
+        ).df()
+        removals = self.con.execute(
+            """select m.list_name, m.record_key, m.match_key from sync.memberships m
+            where m.destination = $1 and not exists (
+                select 1 from wanted_members w
+                where w.list_name = m.list_name and w.record_key = m.record_key)
+            order by list_name, record_key""",
+            [self.destination],
+        ).df()
+        return additions, removals
+
+    def record_memberships(self, list_name: str, added: list[dict], removed: list[str]) -> None:
+        if added:
+            self.con.executemany(
+                "insert or replace into sync.memberships values (?, ?, ?, ?, ?)",
+                [
+                    (self.destination, list_name, r["record_key"], r["match_key"], now())
+                    for r in added
+                ],
+            )
+        if removed:
+            self.con.execute(
+                "delete from sync.memberships where destination = $1 and list_name = $2 "
+                "and record_key in (select unnest($3::varchar[]))",
+                [self.destination, list_name, removed],
+            )
+
+    def write_log(self, entry: dict) -> None:
+        columns = [r[0] for r in self.con.execute("describe sync.log").fetchall()]
+        self.con.execute(
+            f"insert into sync.log values ({', '.join('?' * len(columns))})",
+            [entry.get(c) for c in columns],
+        )

@@ -1,0 +1,329 @@
+"""The sync engine against local HubSpot, Klaviyo and Salesforce servers that validate every
+request and answer against the vendors' published OpenAPI specs (nextsale/sync/local_vendors.py).
+
+The activation tables are the real dbt output of the session's pipeline, copied per test."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from nextsale.sync import SyncError, sync
+from nextsale.sync.local_vendors import SERVERS, SPECS_DIR, VendorServer
+
+TOKEN = "s3cret-token-that-must-never-leak"
+CREDENTIALS = {
+    "hubspot": ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL"),
+    "klaviyo": ("KLAVIYO_API_KEY", "KLAVIYO_BASE_URL"),
+    "salesforce": ("SALESFORCE_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL"),
+}
+TABLES = {
+    "hubspot": ("hubspot__contacts", "nextsale_customer_key", "email"),
+    "klaviyo": ("klaviyo__profiles", "external_id", "email"),
+    "salesforce": ("salesforce__contacts", "Nextsale_Customer_Key__c", "Email"),
+}
+pytestmark = pytest.mark.parametrize("vendor", list(SERVERS))
+
+
+@pytest.fixture(scope="session")
+def activation_tables(activation_run, pipeline_settings, tmp_path_factory) -> Path:
+    """The activation schema of the pipeline's warehouse, in a small file of its own."""
+    assert activation_run.success
+    path = tmp_path_factory.mktemp("activation") / "template.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"attach '{pipeline_settings.duckdb_path}' as pipeline (read_only)")
+        con.execute("create schema activation")
+        for (table,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'pipeline' "
+            "and schema_name = 'activation'"
+        ).fetchall():
+            con.execute(
+                f"create table activation.{table} as select * from pipeline.activation.{table}"
+            )
+    return path
+
+
+@pytest.fixture
+def warehouse(activation_tables, tmp_path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(activation_tables, path)
+    return path
+
+
+@pytest.fixture
+def server(vendor):
+    with SERVERS[vendor](token=TOKEN) as running:
+        yield running
+    assert running.invalid_requests == [], "requests the vendor's spec refuses"
+    assert running.invalid_responses == [], "answers the vendor's spec does not allow"
+
+
+def env_for(vendor: str, server: VendorServer) -> dict[str, str]:
+    token, url = CREDENTIALS[vendor]
+    return {token: TOKEN, url: server.url}
+
+
+def run(vendor: str, warehouse: Path, server: VendorServer, **kwargs):
+    return sync(
+        vendor,
+        warehouse,
+        env=env_for(vendor, server),
+        poll_seconds=0.01,
+        client_options={"backoff_seconds": 0.01},
+        **kwargs,
+    )
+
+
+def keys(warehouse: Path, vendor: str, where: str = "true") -> list[str]:
+    table, key, _ = TABLES[vendor]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return [
+            r[0]
+            for r in con.execute(f'select "{key}" from activation.{table} where {where}').fetchall()
+        ]
+
+
+def delivered(vendor: str, server: VendorServer) -> dict[str, int]:
+    """How many times the server applied each person's record (HubSpot and Klaviyo key on
+    email, Salesforce on the external id); list additions are not profile deliveries."""
+    return {k: n for k, n in server.applied.items() if "|" not in k}
+
+
+def identity(vendor: str, warehouse: Path, where: str = "true") -> list[str]:
+    table, key, email = TABLES[vendor]
+    column = key if vendor == "salesforce" else email
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return sorted(
+            r[0]
+            for r in con.execute(
+                f'select "{column}" from activation.{table} where {where}'
+            ).fetchall()
+        )
+
+
+def test_full_sync_delivers_every_record_once(vendor, warehouse, server):
+    result = run(vendor, warehouse, server)
+    people = identity(vendor, warehouse)
+    assert result.log["status"] == "success" and result.log["sent"] == len(people) > 100
+    assert sorted(delivered(vendor, server)) == people
+    assert set(delivered(vendor, server).values()) == {1}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        logged = con.execute("select sent, failed, planned_upserts from sync.log").fetchall()
+    assert logged == [(len(people), 0, len(people))]
+    if vendor == "klaviyo":  # every sendable email audience member is on the audience's list
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            wanted = con.execute(
+                "select audience, p.email from activation.audience_members a join "
+                "activation.klaviyo__profiles p on p.external_id = a.customer_key "
+                "where a.is_sendable and a.channel = 'email'"
+            ).fetchall()
+        assert wanted and all(
+            email in server.members(f"nextsale: {audience}") for audience, email in wanted
+        )
+
+
+def test_a_second_sync_without_changes_sends_nothing(vendor, warehouse, server):
+    run(vendor, warehouse, server)
+    before = len(server.received)
+    result = run(vendor, warehouse, server)
+    assert result.log["planned_upserts"] == 0 and result.log["sent"] == 0
+    assert len(server.received) == before
+
+
+def test_a_changed_score_sends_one_update(vendor, warehouse, server):
+    run(vendor, warehouse, server)
+    table, key, _ = TABLES[vendor]
+    column = "Purchase_Propensity__c" if vendor == "salesforce" else "nextsale_purchase_propensity"
+    changed = keys(warehouse, vendor)[7]
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            f'update activation.{table} set "{column}" = 0.4242 where "{key}" = ?', [changed]
+        )
+    server.applied.clear()
+    result = run(vendor, warehouse, server)
+    assert result.log["planned_upserts"] == result.log["sent"] == 1
+    assert sum(delivered(vendor, server).values()) == 1
+    stored = getattr(
+        server, {"hubspot": "contacts", "klaviyo": "profiles", "salesforce": "records"}[vendor]
+    )
+    values = [v.get(column, v.get("properties", {}).get(column)) for v in stored.values()]
+    assert values.count("0.4242" if vendor == "hubspot" else 0.4242) == 1
+
+
+def test_throttling_errors_and_dropped_connections_still_deliver_everything(
+    vendor, warehouse, server
+):
+    server.faults.throttle, server.faults.retry_after = 4, 0.3
+    server.faults.errors = 2
+    server.faults.drop = 1
+    server.faults.slow, server.faults.slow_seconds = 1, 0.3
+    result = run(vendor, warehouse, server)
+    people = identity(vendor, warehouse)
+    assert result.log["status"] == "success" and result.log["sent"] == len(people)
+    assert sorted(delivered(vendor, server)) == people
+    assert result.log["retried"] >= 7 and result.log["throttled"] >= 4
+    assert sum(r.status == 429 for r in server.received) == 4
+
+
+def test_a_sync_killed_mid_way_and_restarted_delivers_each_record_exactly_once(
+    vendor, warehouse, server, tmp_path
+):
+    """A real process, killed while a request is in flight: HubSpot and Salesforce after two
+    batches landed, Klaviyo once its import job was accepted (the resumed run must confirm that
+    job, not send it again)."""
+    kill_after = {"hubspot": 2, "klaviyo": 1, "salesforce": 2}[vendor]
+    env = {**os.environ, **env_for(vendor, server), "NEXTSALE_DUCKDB_PATH": str(warehouse),
+           "NEXTSALE_ARTIFACTS_DIR": str(tmp_path)}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "nextsale.cli", "sync", vendor], env=env)
+
+    def kill_mid_sync(number: int) -> None:
+        upserts = [r for r in server.received if r.applied]
+        if len(upserts) == kill_after and process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            from nextsale.sync.local_vendors import DroppedConnection
+
+            raise DroppedConnection
+
+    server.faults.on_request = kill_mid_sync
+    assert process.wait(timeout=120) == -signal.SIGKILL
+    server.faults.on_request = None
+    everyone = identity(vendor, warehouse)
+    partial = len(delivered(vendor, server))
+    assert 0 < partial <= len(everyone)
+    result = run(vendor, warehouse, server)
+    assert sorted(delivered(vendor, server)) == everyone
+    assert set(delivered(vendor, server).values()) == {1}, "a record was sent twice"
+    # what landed before the kill but was not yet confirmed counts as sent by the resumed run
+    confirmed_before = 0 if vendor == "klaviyo" else partial
+    assert result.log["sent"] == len(everyone) - confirmed_before
+
+
+def test_an_erasure_request_deletes_the_person_at_the_destination(vendor, warehouse, server):
+    run(vendor, warehouse, server)
+    table, key, email = TABLES[vendor]
+    person = keys(warehouse, vendor)[3]
+    with duckdb.connect(str(warehouse)) as con:
+        address = con.execute(
+            f'select "{email}" from activation.{table} where "{key}" = ?', [person]
+        ).fetchone()[0]
+        # what dbt does on an erasure request: out of every table, into erasure_requests
+        con.execute(f'delete from activation.{table} where "{key}" = ?', [person])
+        con.execute("insert into activation.erasure_requests values (?)", [address])
+    result = run(vendor, warehouse, server)
+    assert result.log["deleted"] == 1 and result.log["planned_upserts"] == 0
+    gone = server.deleted if vendor == "salesforce" else server.erased
+    assert gone == [person if vendor == "salesforce" else address]
+    again = run(vendor, warehouse, server)  # the request stays; the person is not deleted twice
+    assert again.log["planned_deletes"] == 0
+
+
+def test_per_record_errors_are_logged_and_retried_on_the_next_run(vendor, warehouse, server):
+    bad = identity(vendor, warehouse)[:3]
+    server.faults.bad_records = set(bad)
+    result = run(vendor, warehouse, server)
+    assert result.log["status"] == "partial" and result.log["failed"] == 3
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        messages = con.execute("select message from sync.failures").fetchall()
+    assert len(messages) == 3 and all("invalid" in m[0].lower() for m in messages)
+    server.faults.bad_records = set()
+    retried = run(vendor, warehouse, server)
+    assert retried.log["sent"] == 3 and retried.log["status"] == "success"
+
+
+def test_one_malformed_record_does_not_hold_back_its_batch(vendor, warehouse, server):
+    poison = identity(vendor, warehouse)[5]
+    server.faults.poison_records = {poison}
+    result = run(vendor, warehouse, server)
+    assert result.log["failed"] == 1 and result.failures[0]["status_code"] == 400
+    assert sorted(delivered(vendor, server)) == [
+        p for p in identity(vendor, warehouse) if p != poison
+    ]
+
+
+def test_the_token_never_reaches_logs_or_dry_run_files(vendor, warehouse, server, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    plan = tmp_path / "plan"
+    dry = sync(vendor, warehouse, env=env_for(vendor, server), dry_run_dir=plan)
+    files = list(plan.glob("*.json"))
+    assert dry.log["status"] == "dry run" and len(files) == dry.log["requests"] > 0
+    assert server.received == [], "a dry run sends nothing"
+    server.faults.throttle = 2
+    server.faults.bad_records = set(identity(vendor, warehouse)[:1])
+    run(vendor, warehouse, server)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = str(con.execute("select * from sync.log").fetchall())
+        stored += str(con.execute("select * from sync.failures").fetchall())
+    written = "".join(f.read_text() for f in files)
+    assert TOKEN not in caplog.text and TOKEN not in stored and TOKEN not in written
+    assert '"method"' in written and '"body"' in written
+
+
+def test_without_credentials_the_sync_refuses_to_send(vendor, warehouse):
+    with pytest.raises(SyncError, match="dry-run"):
+        sync(vendor, warehouse, env={})
+
+
+def test_mirror_mode_removes_people_who_left_the_table(vendor, warehouse, server):
+    run(vendor, warehouse, server)
+    table, key, _ = TABLES[vendor]
+    with duckdb.connect(str(warehouse)) as con:
+        # for Klaviyo, two people on lists: mirror mode takes them off (it cannot delete them)
+        person, member = (
+            r[0]
+            for r in con.execute(
+                f'select "{key}" from activation.{table} where "{key}" in (select customer_key from '
+                "activation.audience_members where is_sendable and channel = 'email') order by 1 limit 2"
+            ).fetchall()
+        )
+        emails = [
+            r[0]
+            for r in con.execute(
+                f'select lower("{TABLES[vendor][2]}") from activation.{table} where "{key}" in (?, ?)',
+                [person, member],
+            ).fetchall()
+        ]
+        con.execute(f'delete from activation.{table} where "{key}" in (?, ?)', [person, member])
+    assert run(vendor, warehouse, server).log["planned_deletes"] == 0  # off by default
+    result = run(vendor, warehouse, server, mirror=True)
+    assert result.log["deleted"] == 2
+    if vendor == "hubspot":
+        assert server.requests_to("batch/archive", 204)
+    if vendor == "salesforce":
+        assert sorted(server.deleted) == sorted([person, member])
+    if vendor == "klaviyo":
+        assert not any(e in v["members"] for v in server.lists.values() for e in emails)
+
+
+@pytest.mark.skipif(not SPECS_DIR.is_dir(), reason="the vendor specs are not checked out")
+def test_the_servers_refuse_what_the_vendor_spec_refuses(vendor, server):
+    """The check the other tests lean on: a request off the spec gets a 400 and is recorded."""
+    import requests
+
+    headers = {
+        "hubspot": {"Authorization": f"Bearer {TOKEN}"},
+        "klaviyo": {"Authorization": f"Klaviyo-API-Key {TOKEN}", "revision": "2026-07-15"},
+        "salesforce": {"Authorization": f"Bearer {TOKEN}"},
+    }[vendor]
+    method, path, body, content_type = {
+        "hubspot": ("POST", "/crm/v3/objects/contacts/batch/upsert",
+                    {"inputs": [{"idProperty": "email", "properties": {}}]}, "application/json"),
+        "klaviyo": ("POST", "/api/profile-bulk-import-jobs",
+                    {"data": {"type": "profile", "attributes": {}}}, "application/vnd.api+json"),
+        "salesforce": ("PATCH", "/services/data/v62.0/composite/sobjects/Contact/Key__c",
+                       {"records": [{"LastName": "no attributes"}]}, "application/json"),
+    }[vendor]  # fmt: skip
+    answer = requests.request(
+        method, server.url + path, json=body, headers={**headers, "Content-Type": content_type}
+    )
+    assert answer.status_code == 400
+    assert len(server.invalid_requests) == 1
+    server.invalid_requests.clear()  # expected here; the fixture asserts none are left
