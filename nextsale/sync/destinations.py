@@ -102,11 +102,6 @@ class Destination:
     def delete(self, ctx: Context, records: list[dict]) -> list[Outcome]:
         raise NotImplementedError
 
-    def ceiling_records_per_second(self) -> float:
-        """Batch size × the steady request rate its rate limit allows."""
-        n, window = max(self.limits["default"], key=lambda limit: limit[1])
-        return self.batch_size * n / window
-
 
 def fatal_if_unauthorised(response: requests.Response) -> None:
     if response.status_code in (401, 403):
@@ -275,7 +270,6 @@ class Klaviyo(Destination):
     match = "email"
     batch_size = 10_000  # profiles per bulk import job (and at most 5 MB)
     max_job_bytes = 4_500_000  # under the 5 MB payload limit, with room for the envelope
-    members_per_call = 1_000
     token_env = "KLAVIYO_API_KEY"
     base_url_env = ("KLAVIYO_BASE_URL",)
     default_base_url = "https://a.klaviyo.com"
@@ -289,7 +283,6 @@ class Klaviyo(Destination):
     hash_exclude = ("nextsale_scored_on",)
     asynchronous = True
     content_type = "application/vnd.api+json"
-    list_prefix = "nextsale: "
     wanted_memberships = """
         select 'nextsale: ' || a.audience as list_name, a.customer_key as record_key,
                p.email as match_key
@@ -306,9 +299,6 @@ class Klaviyo(Destination):
 
     def call(self, method: str, path: str, body=None, **kwargs) -> Call:
         return Call(method, path, body, content_type=self.content_type, **kwargs)
-
-    def ceiling_records_per_second(self) -> float:
-        return self.batch_size * 150 / 60.0
 
     def profile(self, record: dict) -> dict:
         standard = ("email", "phone_number", "external_id", "first_name", "last_name")

@@ -92,7 +92,8 @@ class Received:
     path: str
     status: int
     applied: list[str] = field(default_factory=list)
-    at: float = field(default_factory=time.monotonic)  # when it arrived
+    at: float = 0.0  # when it arrived (time.monotonic)
+    seconds: float = 0.0  # how long the server took to answer
 
 
 class RateLimit:
@@ -179,6 +180,7 @@ class VendorServer:
         return response(environ, start_response)
 
     def handle(self, request: Request, number: int) -> Response:
+        request.environ["nextsale.arrived"] = time.monotonic()
         faults = self.faults
         if faults.on_request is not None:
             faults.on_request(number)
@@ -251,8 +253,12 @@ class VendorServer:
 
     def _log(self, request: Request, response: Response | int, applied=()) -> Response:
         status = response if isinstance(response, int) else response.status_code
+        arrived = request.environ.get("nextsale.arrived", time.monotonic())
+        received = Received(
+            request.method, request.path, status, list(applied), arrived, time.monotonic() - arrived
+        )
         with self.lock:
-            self.received.append(Received(request.method, request.path, status, list(applied)))
+            self.received.append(received)
             self.applied.update(applied)
         return response
 

@@ -110,7 +110,7 @@ class SyncState:
             f"""select u.record_key, u.row_hash, t.*
             from to_upsert u join {table} t on cast(t."{key}" as varchar) = u.record_key
             order by u.record_key"""
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         deletes = self.con.execute(
             """select s.record_key, s.match_key, s.email, s.destination_id,
                    case when e.email is not null then 'erasure' else 'mirror' end as reason
