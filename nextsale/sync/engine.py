@@ -271,7 +271,7 @@ class Run:
         wanted = self.destination.wanted_memberships
         if wanted is None:
             return
-        additions, removals = self.state.membership_changes(wanted)
+        additions, removals = self.state.membership_changes(wanted, not self.ctx.client.dry_run)
         for list_name, members in removals.groupby("list_name", sort=True):
             removed = self.destination.remove_members(
                 self.ctx, list_name, members.to_dict("records")

@@ -119,7 +119,8 @@ class Client:
         if self.dry_run:
             self._write_planned(call)
             return None
-        body = None if call.body is None else json.dumps(call.body, separators=(",", ":"))
+        # bytes, so that headers and body leave in one write
+        body = None if call.body is None else json.dumps(call.body, separators=(",", ":")).encode()
         headers = {**self.headers, "Content-Type": call.content_type}
         limiter = self.limiters.get(call.bucket) or self.limiters["default"]
         for attempt in range(1, self.max_attempts + 1):

@@ -137,22 +137,20 @@ class SyncState:
             for o in outcomes if o.ok
         ]  # fmt: skip
         if sent:
-            frame = pd.DataFrame(
-                sent,
-                columns=[
-                    "destination", "record_key", "row_hash", "match_key", "email",
-                    "destination_id", "synced_at", "run_id",
-                ],
-            )  # fmt: skip
-            self.con.register("sent_rows", frame)
-            # keep the id we learnt earlier when this response did not repeat it
+            columns = ["destination", "record_key", "row_hash", "match_key", "email",
+                       "destination_id", "synced_at", "run_id"]  # fmt: skip
+            self.con.register(
+                "sent_rows", pa.table(dict(zip(columns, zip(*sent, strict=True), strict=True)))
+            )
+            # an index lookup per row, so a batch costs the same however large the state is;
+            # an id learnt earlier is kept when this answer did not repeat it
             self.con.execute(
-                """insert or replace into sync.state
-                select n.destination, n.record_key, n.row_hash, n.match_key, n.email,
-                       coalesce(n.destination_id, s.destination_id), n.synced_at, n.run_id
-                from sent_rows n
-                left join sync.state s
-                  on s.destination = n.destination and s.record_key = n.record_key"""
+                """insert into sync.state select * from sent_rows
+                on conflict (destination, record_key) do update set
+                    row_hash = excluded.row_hash, match_key = excluded.match_key,
+                    email = excluded.email,
+                    destination_id = coalesce(excluded.destination_id, destination_id),
+                    synced_at = excluded.synced_at, run_id = excluded.run_id"""
             )
             self.con.unregister("sent_rows")
         self.record_failures("upsert", outcomes)
@@ -219,16 +217,21 @@ class SyncState:
             [self.destination, list_name, list_id],
         )
 
-    def membership_changes(self, wanted: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def membership_changes(
+        self, wanted: str, only_synced: bool = True
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(additions, removals) of list_name, record_key, match_key: `wanted` (a relation of
-        those three) against the memberships already synced, for people already synced."""
-        self.con.execute(
-            f"""create or replace temp table wanted_members as
-            select w.list_name, cast(w.record_key as varchar) as record_key, w.match_key
-            from ({wanted}) w
-            join sync.state s on s.destination = $1 and s.record_key = cast(w.record_key as varchar)""",
-            [self.destination],
+        those three) against the memberships already synced. With `only_synced`, only people
+        the destination already holds are added (a dry run plans for everyone)."""
+        query = (
+            "select w.list_name, cast(w.record_key as varchar) as record_key, w.match_key "
+            f"from ({wanted}) w"
         )
+        parameters = []
+        if only_synced:
+            query += " join sync.state s on s.destination = $1 and s.record_key = w.record_key"
+            parameters = [self.destination]
+        self.con.execute(f"create or replace temp table wanted_members as {query}", parameters)
         additions = self.con.execute(
             """select * from wanted_members w where not exists (
                 select 1 from sync.memberships m where m.destination = $1
