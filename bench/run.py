@@ -1,7 +1,8 @@
 """`make bench`: wall time and peak memory of each pipeline stage at growing scales.
 
-Each stage runs in its own process (generate, ingest, dbt build, train, score), so its peak RSS is its own
-(children included: dbt runs as a child). Generated data is cached per scale under
+Each stage runs in its own process (generate, ingest, dbt build, train, score, the activation
+models, a dry-run sync of every destination), so its peak RSS is its own (children included: dbt
+runs as a child). Generated data is cached per scale under
 bench/data/<customers>/ and reused. Prints a table and writes bench/results.json.
 
     python bench/run.py 10000 100000 1000000
@@ -39,7 +40,13 @@ def stage(name: str, customers: int) -> None:
         database.unlink(missing_ok=True)
         for contract in CONTRACTS:
             ingest_table(database, contract, landing)
-    elif name == "dbt_build":
+    elif name in ("dbt_build", "activation"):
+        # the warehouse first; the activation models read the scores, so they come after them
+        selection = (
+            ["--exclude", "tag:activation"]
+            if name == "dbt_build"
+            else ["--select", "tag:activation"]
+        )
         env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
         subprocess.run(
             [
@@ -47,6 +54,7 @@ def stage(name: str, customers: int) -> None:
                 "build",
                 "--exclude-resource-type",
                 "unit_test",
+                *selection,
                 "--profiles-dir",
                 ".",
                 "--quiet",
@@ -55,6 +63,26 @@ def stage(name: str, customers: int) -> None:
             env=env,
             check=True,
         )
+    elif name == "dry_run_sync":
+        # every destination planned from scratch: the diff plus every request written as a file
+        import shutil
+        import tempfile
+
+        import duckdb
+
+        from nextsale.sync import DESTINATIONS, sync
+
+        with duckdb.connect(str(database)) as con:
+            con.execute("drop schema if exists sync cascade")
+        for destination in DESTINATIONS:
+            out = Path(tempfile.mkdtemp())
+            result = sync(destination, database, env={}, dry_run_dir=out)
+            shutil.rmtree(out)
+            print(
+                f"{destination}: diff {result.log['diff_s']:.2f} s, "
+                f"{result.log['requests']:,} requests planned",
+                file=sys.stderr,
+            )
     elif name == "train":
         # every model, with its baselines, as the Dagster assets train them
         from ml import artifacts
@@ -118,6 +146,8 @@ def main(scales: list[int]) -> None:
             "dbt_build",
             "train",
             "score",
+            "activation",
+            "dry_run_sync",
             "score_1m_rows",
             "explain_1m_rows",
         ):
@@ -134,7 +164,7 @@ def main(scales: list[int]) -> None:
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             results.append({"stage": name, "customers": customers, **figures})
             print(
-                f"{name:<10} {customers:>10,} customers {figures['seconds']:>9.1f} s "
+                f"{name:<16} {customers:>10,} customers {figures['seconds']:>9.1f} s "
                 f"{figures['peak_rss_mb']:>9.0f} MB peak RSS",
                 flush=True,
             )
