@@ -54,6 +54,7 @@ evaluate: manifest
 bench: manifest
 	$(BIN)/python bench/run.py $(BENCH_SCALES)
 	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/report.py
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
