@@ -327,3 +327,22 @@ def test_the_servers_refuse_what_the_vendor_spec_refuses(vendor, server):
     assert answer.status_code == 400
     assert len(server.invalid_requests) == 1
     server.invalid_requests.clear()  # expected here; the fixture asserts none are left
+
+
+def test_a_refused_batch_among_many_fails_alone_and_nothing_goes_twice(
+    vendor, warehouse, server, monkeypatch
+):
+    """Small batches (Klaviyo: one batch in many small jobs), the poison in a later one: the
+    batches before and after it go once, and only the poison record fails."""
+    from nextsale.sync.destinations import DESTINATIONS
+
+    if vendor == "klaviyo":  # one batch, posted as many small jobs
+        monkeypatch.setattr(DESTINATIONS[vendor], "max_job_bytes", 20_000)
+    else:
+        monkeypatch.setattr(DESTINATIONS[vendor], "batch_size", 25)
+    people = identity(vendor, warehouse)
+    server.faults.poison_records = {people[len(people) // 2]}
+    result = run(vendor, warehouse, server)
+    assert result.log["failed"] == 1
+    assert sorted(delivered(vendor, server)) == [p for p in people if p != people[len(people) // 2]]
+    assert set(delivered(vendor, server).values()) == {1}

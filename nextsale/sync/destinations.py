@@ -308,42 +308,40 @@ class Klaviyo(Destination):
         }
         return {"type": "profile", "attributes": attributes}
 
-    def submit(
-        self, ctx: Context, records: list[dict], list_id: str | None = None
-    ) -> Iterator[tuple[str | None, list[dict]]]:
-        """Bulk import jobs of at most 10,000 profiles and 4.5 MB each: yields (job id, its
-        records) once Klaviyo accepted the job (job id None in a dry run)."""
-        profiles = [
-            self.profile(r) if list_id is None else
-            {"type": "profile", "attributes": {"email": r["match_key"]}}
-            for r in records
-        ]  # fmt: skip
+    def jobs(self, records: list[dict], list_id: str | None = None) -> Iterator[list[tuple]]:
+        """(record, profile) pairs in bulk import jobs of at most 10,000 profiles and 4.5 MB.
+        With `list_id` the profiles carry only the email: the job adds them to that list."""
         job, size = [], 0
-        for record, profile in zip(records, profiles, strict=True):
+        for record in records:
+            profile = (
+                self.profile(record)
+                if list_id is None
+                else {"type": "profile", "attributes": {"email": record["match_key"]}}
+            )
             length = len(json.dumps(profile, default=str))
             if job and (len(job) == self.batch_size or size + length > self.max_job_bytes):
-                yield self._post_job(ctx, job, list_id)
+                yield job
                 job, size = [], 0
             job.append((record, profile))
             size += length
         if job:
-            yield self._post_job(ctx, job, list_id)
+            yield job
 
-    def _post_job(self, ctx: Context, job: list[tuple[dict, dict]], list_id: str | None):
+    def post_job(self, ctx: Context, job: list[tuple], list_id: str | None) -> str | None:
+        """The job's id once Klaviyo accepted it (None in a dry run)."""
         attributes = {"profiles": {"data": [profile for _, profile in job]}}
         data: dict[str, Any] = {"type": "profile-bulk-import-job", "attributes": attributes}
         if list_id is not None:
             data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
-        records = [record for record, _ in job]
         response = ctx.client.send(
             self.call("POST", "/api/profile-bulk-import-jobs", {"data": data})
         )
         if response is None:
-            return None, records
+            return None
         fatal_if_unauthorised(response)
         if response.status_code != 202:
             raise BatchRejected(response.status_code, response.text[:500])
-        return response.json()["data"]["id"], records
+        return response.json()["data"]["id"]
 
     def collect(self, ctx: Context, job_id: str, records: list[dict]) -> list[Outcome]:
         """Wait for the job, then read its import errors: those records failed, the rest landed."""

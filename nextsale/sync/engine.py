@@ -198,56 +198,58 @@ class Run:
             return self.send(batch[:middle]) + self.send(batch[middle:])
 
     def submit(self, batch: list[dict], kind: str, list_id: str | None = None) -> None:
-        """Asynchronous destinations: journal each accepted job before anything else happens."""
+        """Asynchronous destinations: post the batch's jobs, journalling each accepted one
+        before anything else happens."""
+        for job in self.destination.jobs(batch, list_id):
+            self.submit_job(job, kind, list_id)
+
+    def submit_job(self, job: list[tuple], kind: str, list_id: str | None) -> None:
+        """Post one job; if the vendor refuses it whole, post each half, down to one record."""
         try:
-            for job_id, records in self.destination.submit(self.ctx, batch, list_id):
-                if job_id is None:
-                    continue  # dry run
-                slim = [
-                    {
-                        k: r.get(k)
-                        for k in (
-                            "record_key",
-                            "row_hash",
-                            "match_key",
-                            self.destination.match,
-                            self.destination.email,
-                        )
-                    }
-                    for r in records
-                ]
-                self.state.journal_job(job_id, kind, slim)
-                self.jobs.append((job_id, kind, slim))
+            job_id = self.destination.post_job(self.ctx, job, list_id)
         except BatchRejected as rejected:
-            if len(batch) == 1:
-                self.record_upserts(
-                    batch,
-                    [
-                        Outcome(
-                            batch[0]["record_key"], False, None, rejected.status, rejected.message
-                        )
-                    ],
+            if len(job) == 1:
+                record = job[0][0]
+                refused = Outcome(
+                    record["record_key"], False, None, rejected.status, rejected.message
                 )
+                self.record_job(kind, [record], [refused])
                 return
-            middle = len(batch) // 2
-            self.submit(batch[:middle], kind, list_id)
-            self.submit(batch[middle:], kind, list_id)
+            middle = len(job) // 2
+            self.submit_job(job[:middle], kind, list_id)
+            self.submit_job(job[middle:], kind, list_id)
+            return
+        if job_id is None:
+            return  # dry run
+        kept = (
+            "record_key",
+            "row_hash",
+            "match_key",
+            self.destination.match,
+            self.destination.email,
+        )
+        records = [{k: record.get(k) for k in kept} for record, _ in job]
+        self.state.journal_job(job_id, kind, records)
+        self.jobs.append((job_id, kind, records))
 
     def collect_jobs(self) -> None:
         while self.jobs:
             job_id, kind, records = self.jobs.pop(0)
-            outcomes = self.destination.collect(self.ctx, job_id, records)
-            if kind == "profiles":
-                self.record_upserts(records, outcomes)
-            else:
-                list_name = kind.removeprefix("members:")
-                ok = {o.record_key for o in outcomes if o.ok}
-                self.state.record_memberships(
-                    list_name, [r for r in records if r["record_key"] in ok], []
-                )
-                self.state.record_failures(f"add to {list_name}", outcomes)
-                self.note_failures(outcomes)
+            self.record_job(kind, records, self.destination.collect(self.ctx, job_id, records))
             self.state.finish_job(job_id)
+
+    def record_job(self, kind: str, records: list[dict], outcomes: list[Outcome]) -> None:
+        """A job's outcomes: profiles into the state; list additions into the memberships."""
+        if kind == "profiles":
+            self.record_upserts(records, outcomes)
+            return
+        list_name = kind.removeprefix("members:")
+        added = {o.record_key for o in outcomes if o.ok}
+        self.state.record_memberships(
+            list_name, [r for r in records if r["record_key"] in added], []
+        )
+        self.state.record_failures(f"add to {list_name}", outcomes)
+        self.note_failures(outcomes)
 
     def record_upserts(self, records: list[dict], outcomes: list[Outcome]) -> None:
         self.state.record_upserts(records, outcomes, self.destination.match, self.destination.email)
