@@ -42,10 +42,6 @@ class SyncResult:
     log: dict
     failures: list[dict] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return self.log["status"] in ("success", "dry run")
-
 
 def destination_for(name: str, env: Mapping[str, str] | None = None) -> Destination:
     if name not in DESTINATIONS:
