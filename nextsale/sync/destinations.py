@@ -126,15 +126,13 @@ class HubSpot(Destination):
     hash_exclude = ("nextsale_scored_on",)
     group = "nextsale"
 
-    def __init__(self, token: str | None, base_url: str, requests_per_10s: int = 100):
-        super().__init__(token, base_url)
-        self.limits = {"default": ((requests_per_10s, 10.0),)}
-
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSpot:
-        base = env.get("HUBSPOT_BASE_URL") or cls.default_base_url
+        """The account's tier sets the limit: HUBSPOT_REQUESTS_PER_10S (default 100)."""
+        destination = super().from_env(env)
         per_10s = int(env.get("HUBSPOT_REQUESTS_PER_10S") or 100)
-        return cls(env.get(cls.token_env) or None, base, per_10s)
+        destination.limits = {"default": ((per_10s, 10.0),)}
+        return destination
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token or '${HUBSPOT_ACCESS_TOKEN}'}"}
