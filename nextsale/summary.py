@@ -33,6 +33,8 @@ class WarehouseSummary:
     tables: list[TableCount]
     quarantine_reasons: list[tuple[str, str, int]]  # table, reason, rows
     rejected_files: list[tuple[str, str]]  # file, error
+    # the latest sync per destination: destination, status, finished_at, sent, failed, deleted
+    last_syncs: list[tuple] = ()
 
 
 def read_summary(duckdb_path: Path) -> WarehouseSummary:
@@ -59,18 +61,27 @@ def read_summary(duckdb_path: Path) -> WarehouseSummary:
                     from raw_quarantine."{t.table}" group by 1 order by 2 desc"""
                 ).fetchall()
             ]
-        has_log = ("raw", "_file_loads") in con.execute(
-            "select table_schema, table_name from information_schema.tables"
-        ).fetchall()
+        present = set(
+            con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        )
         rejected = (
             con.execute(
                 "select source_file, error from raw._file_loads where status = 'rejected'"
             ).fetchall()
-            if has_log
+            if ("raw", "_file_loads") in present
+            else []
+        )
+        last_syncs = (
+            con.execute(
+                "select destination, status, finished_at, sent, failed, deleted from sync.log "
+                "qualify row_number() over (partition by destination order by finished_at desc) = 1 "
+                "order by destination"
+            ).fetchall()
+            if ("sync", "log") in present
             else []
         )
     tables.sort(key=lambda t: (LAYERS.index(t.schema), t.table))
-    return WarehouseSummary(tables, reasons, rejected)
+    return WarehouseSummary(tables, reasons, rejected, last_syncs)
 
 
 def format_summary(summary: WarehouseSummary) -> str:
@@ -89,4 +100,11 @@ def format_summary(summary: WarehouseSummary) -> str:
     if summary.rejected_files:
         lines.append("Files rejected whole:")
         lines += [f"  {error}" for _, error in summary.rejected_files]
+    if summary.last_syncs:
+        lines.append("Last sync per destination (sync.log; failures in sync.failures):")
+        lines += [
+            f"  {name:<12} {status:<8} {finished:%Y-%m-%d %H:%M} UTC  sent {sent:,}, "
+            f"failed {failed:,}, deleted {deleted:,}"
+            for name, status, finished, sent, failed, deleted in summary.last_syncs
+        ]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from dagster_dbt import DbtCliResource
 
 from dagster_project.dbt import dbt_project
 from nextsale.config import Settings
+from nextsale.summary import read_summary
 from nextsale.sync.local_vendors import HubSpotServer, KlaviyoServer, SalesforceServer
 from tests.conftest import settings_for
 
@@ -87,6 +88,12 @@ def test_sync_assets_send_everything_with_the_log_as_metadata(copied, servers):
         assert values["status"] == "success" and values["sent"] == values["rows_in_table"] > 0, name
         assert values["failed"] == 0 and "No record failed" in values["failures"]
     assert len(servers["hubspot"].contacts) == metadata["hubspot"]["sent"]
+    syncs = read_summary(copied.duckdb_path).last_syncs  # what `nextsale summary` prints
+    assert [(name, status) for name, status, *_ in syncs] == [
+        ("hubspot", "success"),
+        ("klaviyo", "success"),
+        ("salesforce", "success"),
+    ]
     again = sync_metadata(materialize_syncs(copied))
     assert all(values["sent"] == 0 for values in again.values())
 
