@@ -90,9 +90,6 @@ class Destination:
     def headers(self) -> dict[str, str]:
         raise NotImplementedError
 
-    def retryable(self, response: requests.Response) -> bool:
-        return response.status_code == 429 or response.status_code >= 500
-
     def prepare(self, ctx: Context) -> None:
         """Anything the destination needs before records arrive (custom fields, lists)."""
 

@@ -80,7 +80,6 @@ def sync(
         destination.headers(),
         {bucket: RateLimiter(limits) for bucket, limits in destination.limits.items()},
         dry_run_dir=dry_run_dir,
-        retry_statuses=destination.retryable,
         **(client_options or {}),
     )
     started = time.monotonic()

@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,9 +94,6 @@ class Client:
     backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
     timeout_seconds: float = 60.0
-    retry_statuses: Callable[[requests.Response], bool] = lambda r: (
-        r.status_code == 429 or r.status_code >= 500
-    )
     counters: Counters = field(default_factory=Counters)
 
     def __post_init__(self) -> None:
@@ -144,7 +141,7 @@ class Client:
                     attempt, None, f"connection lost ({type(error).__name__})", call, limiter
                 )
                 continue
-            if not self.retry_statuses(response):
+            if not retryable(response):
                 return response
             throttled = response.status_code == 429
             with self._lock:
@@ -193,6 +190,11 @@ class Client:
     @property
     def planned_requests(self) -> int:
         return self._planned
+
+
+def retryable(response: requests.Response) -> bool:
+    """Throttled, or the vendor's own failure: worth another try."""
+    return response.status_code == 429 or response.status_code >= 500
 
 
 def _retry_after_seconds(response: requests.Response | None) -> float | None:
