@@ -9,7 +9,7 @@ PORT ?= 3000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install manifest demo test ui bench evaluate lint format clean
+.PHONY: install manifest postgres demo test ui bench evaluate lint format clean
 BENCH_SCALES ?= 10000 100000 1000000
 
 $(VENV)/.installed: pyproject.toml
@@ -41,7 +41,17 @@ demo: manifest $(DAGSTER_HOME)/dagster.yaml
 		$(BIN)/nextsale sync $$destination --dry-run --out data/dry-run/$$destination || exit 1; \
 	done
 
-test: manifest
+# The Postgres target's tests start their own throwaway server on 127.0.0.1 from Debian's
+# postgresql package: install it where it is missing (root, or sudo).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "Installing PostgreSQL from Debian's packages..."; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			postgresql >/dev/null; }
+
+test: manifest postgres
 	$(BIN)/pytest
 
 ui: manifest $(DAGSTER_HOME)/dagster.yaml

@@ -42,6 +42,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 duckdb_path=str(settings.duckdb_path),
                 landing_dir=str(settings.landing_dir),
                 artifacts_dir=str(settings.artifacts_dir),
+                dbt_target=settings.dbt_target,
             ),
             "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target),
             **sync_destinations(dict(os.environ)),

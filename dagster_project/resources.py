@@ -7,13 +7,21 @@ from pathlib import Path
 
 import dagster as dg
 
+from nextsale import warehouse as target_warehouse
+
 
 class Warehouse(dg.ConfigurableResource):
-    """Where landing files are read from and the embedded DuckDB warehouse lives."""
+    """Where landing files are read from, the DuckDB file they are validated into, and the dbt
+    target the models are built in (that same file by default, or a server warehouse)."""
 
     duckdb_path: str
     landing_dir: str
     artifacts_dir: str
+    dbt_target: str = "duckdb"
+
+    def client(self) -> target_warehouse.Warehouse:
+        """The tables dbt builds, for the Python steps to read and write (nextsale.warehouse)."""
+        return target_warehouse.warehouse_for(self.dbt_target, self.database)
 
     @property
     def database(self) -> Path:

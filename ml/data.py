@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from ml.specs import ModelSpec
+from nextsale.warehouse import Warehouse, as_warehouse
 
 ID_COLUMNS = ("cutoff_date", "customer_key", "component_id", "person_key")
 TIMESTAMP_COLUMNS = ("first_order_at", "last_order_at")
 CATEGORICAL_COLUMNS = ("category", "primary_category")
+MAX_TRAINING_SNAPSHOT_ROWS = 3_000_000
 TABLES = {
     ("customer", "training"): "ml.ml_training_snapshots",
     ("customer", "scoring"): "ml.ml_scoring_snapshot",
@@ -40,30 +41,47 @@ class Calendar:
         return self.ltv_horizon_days if spec.horizon == "ltv" else self.propensity_horizon_days
 
 
-def read_calendar(database: Path) -> Calendar:
-    with duckdb.connect(str(database), read_only=True) as con:
-        as_of, propensity, ltv = con.execute(
+def read_calendar(warehouse: Warehouse | Path) -> Calendar:
+    row = (
+        as_warehouse(warehouse)
+        .query(
             "select as_of_date, propensity_horizon_days, ltv_horizon_days "
             "from intermediate.int_calendar__cutoffs where is_scoring"
-        ).fetchall()[0]
-    return Calendar(as_of, int(propensity), int(ltv))
+        )
+        .iloc[0]
+    )
+    return Calendar(
+        pd.Timestamp(row["as_of_date"]).date(),
+        int(row["propensity_horizon_days"]),
+        int(row["ltv_horizon_days"]),
+    )
 
 
-def read_snapshot(database: Path, snapshot: str, purpose: str) -> pd.DataFrame:
-    """A snapshot as pandas; cross-sell rows carry the person's features too."""
-    with duckdb.connect(str(database), read_only=True) as con:
-        # a fixed row order: DuckDB scans in parallel, and row sampling must see the same order
-        # every run for a seed to give the same model
-        keys = "cutoff_date, component_id" + (", category" if snapshot == "cross_sell" else "")
-        frame = con.execute(f"select * from {TABLES[(snapshot, purpose)]} order by {keys}").df()
-        if snapshot == "cross_sell":
-            people = con.execute(f"select * from {TABLES[('customer', purpose)]}").df()
-            person_features = [c for c in people if c not in frame and not c.startswith("label_")]
-            frame = frame.merge(
-                people[["cutoff_date", "component_id", *person_features]],
-                on=["cutoff_date", "component_id"],
-                how="inner",
-            )
+def read_snapshot(warehouse: Warehouse | Path, snapshot: str, purpose: str) -> pd.DataFrame:
+    """A snapshot as pandas; cross-sell rows carry the person's features too.
+
+    Training snapshots larger than MAX_TRAINING_SNAPSHOT_ROWS are read for a stable random
+    sample of people (hashed component ids, the same at every run): past that, more rows of the
+    same cutoffs add little to a model and much to memory. Scoring reads everyone."""
+    warehouse = as_warehouse(warehouse)
+    table = TABLES[(snapshot, purpose)]
+    where = ""
+    if purpose == "training":
+        rows = int(warehouse.query(f"select count(*) as n from {table}")["n"].iloc[0])
+        if rows > MAX_TRAINING_SNAPSHOT_ROWS:
+            where = "where " + warehouse.sample("component_id", MAX_TRAINING_SNAPSHOT_ROWS / rows)
+    # a fixed row order: warehouses scan in parallel, and row sampling must see the same order
+    # every run for a seed to give the same model
+    keys = "cutoff_date, component_id" + (", category" if snapshot == "cross_sell" else "")
+    frame = warehouse.query(f"select * from {table} {where} order by {keys}")
+    if snapshot == "cross_sell":
+        people = warehouse.query(f"select * from {TABLES[('customer', purpose)]} {where}")
+        person_features = [c for c in people if c not in frame and not c.startswith("label_")]
+        frame = frame.merge(
+            people[["cutoff_date", "component_id", *person_features]],
+            on=["cutoff_date", "component_id"],
+            how="inner",
+        )
     frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"]).dt.date
     return frame
 

@@ -6,7 +6,6 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -14,6 +13,7 @@ from ml.data import read_snapshot
 from ml.explain import top_reasons
 from ml.specs import SPECS
 from ml.train import TrainedModel
+from nextsale.warehouse import Warehouse, as_warehouse
 
 SCORES_SCHEMA = "scores"
 
@@ -29,13 +29,15 @@ def _on_eligible(name: str, model: TrainedModel | None, frame: pd.DataFrame) -> 
     return out
 
 
-def customer_scores(database: Path, models: dict[str, TrainedModel | None]) -> pd.DataFrame:
+def customer_scores(
+    warehouse: Warehouse | Path, models: dict[str, TrainedModel | None]
+) -> pd.DataFrame:
     """One row per person in the scoring snapshot: every score, LTV figures, segment, versions."""
-    people = read_snapshot(database, "customer", "scoring")
-    with duckdb.connect(str(database), read_only=True) as con:
-        segments = con.execute(
-            "select customer_key, rfm_segment, lifecycle_stage, value_tier from marts.customer_segments"
-        ).df()
+    warehouse = as_warehouse(warehouse)
+    people = read_snapshot(warehouse, "customer", "scoring")
+    segments = warehouse.query(
+        "select customer_key, rfm_segment, lifecycle_stage, value_tier from marts.customer_segments"
+    )
     propensity = _on_eligible("purchase_propensity", models.get("purchase_propensity"), people)
     expected = _on_eligible("expected_ltv", models.get("expected_ltv"), people)
     potential = _on_eligible("potential_ltv", models.get("potential_ltv"), people)
@@ -68,12 +70,13 @@ def customer_scores(database: Path, models: dict[str, TrainedModel | None]) -> p
 
 
 def next_best_offers(
-    database: Path, cross_sell: TrainedModel | None, upsell: TrainedModel | None
+    warehouse: Warehouse | Path, cross_sell: TrainedModel | None, upsell: TrainedModel | None
 ) -> pd.DataFrame:
     """Per past buyer: the cross-sell category with the highest propensity x margin and the
     product in it that best goes with what they own (product_affinity), the upsell product
     (product_upgrade_paths) from their most recent family, and the reasons for each."""
-    people = read_snapshot(database, "customer", "scoring")
+    warehouse = as_warehouse(warehouse)
+    people = read_snapshot(warehouse, "customer", "scoring")
     buyers = people[people["orders_count"] > 0]
     # every not-yet-bought category a buyer could be offered, with its propensity; SQL below
     # picks the best by expected margin, and reasons are explained for the picks only
@@ -85,16 +88,15 @@ def next_best_offers(
         }
     )
     if cross_sell is not None:
-        rows = read_snapshot(database, "cross_sell", "scoring")
+        rows = read_snapshot(warehouse, "cross_sell", "scoring")
         rows = rows[SPECS["cross_sell"].eligible(rows)]
         if not rows.empty:
             candidates = rows.assign(cross_sell_propensity=cross_sell.predict(rows))
-    with duckdb.connect(str(database), read_only=True) as con:
-        con.register("buyers", buyers[["cutoff_date", "component_id", "customer_key"]])
-        con.register(
-            "candidates", candidates[["component_id", "category", "cross_sell_propensity"]]
-        )
-        offers = con.execute(OFFERS_SQL).df()
+    offers = warehouse.query(
+        OFFERS_SQL,
+        buyers=buyers[["cutoff_date", "component_id", "customer_key"]],
+        candidates=candidates[["component_id", "category", "cross_sell_propensity"]],
+    )
     if cross_sell is not None and not offers.empty:
         chosen = candidates.merge(
             offers[["component_id", "cross_sell_category"]].rename(
@@ -138,6 +140,7 @@ def next_best_offers(
     )
 
 
+# Portable SQL (DuckDB and Postgres): `buyers` and `candidates` are the frames passed along.
 OFFERS_SQL = """
 with
 
@@ -154,7 +157,8 @@ scoring_lines as (
 category_margins as (
 
     -- margin of a typical sale in the category; where the catalogue has no margins, revenue
-    select category, median(price * coalesce(margin_rate, 1.0)) as margin_usd
+    select category,
+           percentile_cont(0.5) within group (order by price * coalesce(margin_rate, 1.0)) as margin_usd
     from staging.stg_shop__products
     where is_active and category is not null
     group by category
@@ -174,7 +178,7 @@ best_category as (
                ) as pick
         from candidates
         left join category_margins using (category)
-    )
+    ) as ranked
     where pick = 1
 
 ),
@@ -196,40 +200,53 @@ affinity_products as (
 
 ),
 
-best_sellers as (
+best_affinity_product as (
 
-    select products.category, lines.product_id, count(distinct lines.order_id) as orders
-    from intermediate.int_identity__lines_by_cutoff as lines
-    inner join staging.stg_shop__products as products
-        on products.product_id = lines.product_id and products.is_active
-    where lines.is_paid and lines.cutoff_date = (select max(cutoff_date) from buyers)
-    group by products.category, lines.product_id
+    select component_id, product_id
+    from (
+        select component_id, product_id,
+               row_number() over (partition by component_id order by lift desc, product_id) as pick
+        from affinity_products
+    ) as ranked
+    where pick = 1
 
 ),
 
-cross_sell_product as (
+best_seller as (
 
-    select best_category.component_id,
-           coalesce(
-               arg_max(affinity_products.product_id, affinity_products.lift),
-               (select arg_max(best_sellers.product_id, best_sellers.orders)
-                from best_sellers where best_sellers.category = best_category.category)
-           ) as product_id,
-           max(affinity_products.lift) is not null as backed_by_affinity
-    from best_category
-    left join affinity_products on affinity_products.component_id = best_category.component_id
-    group by best_category.component_id, best_category.category
+    -- per category, the product in the most paid orders at the scoring cutoff
+    select category, product_id
+    from (
+        select products.category, lines.product_id,
+               row_number() over (
+                   partition by products.category
+                   order by count(distinct lines.order_id) desc, lines.product_id
+               ) as pick
+        from intermediate.int_identity__lines_by_cutoff as lines
+        inner join staging.stg_shop__products as products
+            on products.product_id = lines.product_id and products.is_active
+        where lines.is_paid and lines.cutoff_date = (select max(cutoff_date) from buyers)
+        group by products.category, lines.product_id
+    ) as ranked
+    where pick = 1
 
 ),
 
 upsell as (
 
     -- the next tier up from the most recently bought product that has one
-    select component_id, arg_max(paths.upgrade_product_id, lines.created_at) as upsell_product_id,
-           arg_max(paths.product_id, lines.created_at) as upsell_from_product_id
-    from scoring_lines as lines
-    inner join marts.product_upgrade_paths as paths on paths.product_id = lines.product_id
-    group by component_id
+    select component_id, upgrade_product_id as upsell_product_id,
+           product_id as upsell_from_product_id
+    from (
+        select lines.component_id, paths.upgrade_product_id, paths.product_id,
+               row_number() over (
+                   partition by lines.component_id
+                   order by lines.created_at desc, paths.product_id, paths.upgrade_product_id
+               ) as pick
+        from scoring_lines as lines
+        inner join marts.product_upgrade_paths as paths on paths.product_id = lines.product_id
+    ) as ranked
+    where pick = 1
 
 )
 
@@ -238,23 +255,21 @@ select
     buyers.component_id,
     buyers.cutoff_date as as_of_date,
     best_category.category as cross_sell_category,
-    cross_sell_product.product_id as cross_sell_product_id,
-    cross_sell_product.backed_by_affinity as cross_sell_backed_by_affinity,
+    coalesce(best_affinity_product.product_id, best_seller.product_id) as cross_sell_product_id,
+    case when best_category.category is not null
+         then best_affinity_product.product_id is not null end as cross_sell_backed_by_affinity,
     best_category.cross_sell_propensity,
     best_category.cross_sell_expected_margin_usd,
     upsell.upsell_product_id,
     upsell.upsell_from_product_id
 from buyers
-left join best_category using (component_id)
-left join cross_sell_product using (component_id)
-left join upsell using (component_id)
+left join best_category on best_category.component_id = buyers.component_id
+left join best_affinity_product on best_affinity_product.component_id = buyers.component_id
+left join best_seller on best_seller.category = best_category.category
+left join upsell on upsell.component_id = buyers.component_id
 """
 
 
-def write_table(database: Path, name: str, frame: pd.DataFrame) -> int:
+def write_table(warehouse: Warehouse | Path, name: str, frame: pd.DataFrame) -> int:
     """Replace scores.<name> with the frame in one transaction; returns the rows written."""
-    with duckdb.connect(str(database)) as con:
-        con.execute(f"create schema if not exists {SCORES_SCHEMA}")
-        con.register("frame", frame)
-        con.execute(f"create or replace table {SCORES_SCHEMA}.{name} as select * from frame")
-        return con.execute(f"select count(*) from {SCORES_SCHEMA}.{name}").fetchall()[0][0]
+    return as_warehouse(warehouse).replace_table(SCORES_SCHEMA, name, frame)

@@ -200,6 +200,7 @@ def sync(destination: str, dry_run: bool, out: Path | None, mirror: bool) -> Non
     from nextsale.sync import SyncError
     from nextsale.sync import sync as run_sync
     from nextsale.sync.engine import destination_for
+    from nextsale.warehouse import pull_schema
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
@@ -209,6 +210,8 @@ def sync(destination: str, dry_run: bool, out: Path | None, mirror: bool) -> Non
     else:
         out = None
     try:
+        # the engine diffs in the DuckDB file; on a server target it gets the tables first
+        pull_schema(settings.warehouse(), settings.duckdb_path, "activation")
         result = run_sync(destination, settings.duckdb_path, env=os.environ, dry_run_dir=out)
     except SyncError as e:
         raise click.ClickException(str(e)) from e

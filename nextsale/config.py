@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from nextsale.warehouse import Warehouse, warehouse_for
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 CURRENCY_RATES_SEED = DBT_PROJECT_DIR / "seeds" / "currency_rates.csv"
@@ -37,6 +39,10 @@ class Settings:
             artifacts_dir=path("NEXTSALE_ARTIFACTS_DIR", "data/artifacts"),
             dbt_target=os.environ.get("NEXTSALE_DBT_TARGET") or "duckdb",
         )
+
+    def warehouse(self) -> Warehouse:
+        """The tables dbt builds, for the Python steps to read and write."""
+        return warehouse_for(self.dbt_target, self.duckdb_path)
 
     def export_for_dbt(self) -> None:
         """dbt reads the database path from the environment (profiles.yml); make it absolute."""

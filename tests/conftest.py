@@ -29,12 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
     dbt_project.preparer.prepare(dbt_project)
 
 
-def settings_for(root: Path, landing: Path) -> Settings:
+def settings_for(root: Path, landing: Path, dbt_target: str = "duckdb") -> Settings:
     return Settings(
         landing_dir=landing,
         duckdb_path=root / "warehouse.duckdb",
         artifacts_dir=root / "artifacts",
-        dbt_target="duckdb",
+        dbt_target=dbt_target,
     )
 
 
@@ -91,21 +91,20 @@ def first_run(pipeline_settings: Settings) -> dg.ExecuteInProcessResult:
     return run_everything(pipeline_settings)
 
 
-@pytest.fixture(scope="session")
-def activation_run(first_run, pipeline_settings) -> dg.ExecuteInProcessResult:
+def run_activation(settings: Settings) -> dg.ExecuteInProcessResult:
     """Scores from a propensity model trained here (on 600 people the other models fall under
     their minimum), then the activation assets through Dagster."""
     from dagster_project.definitions import build_definitions
 
-    assert first_run.success
-    database = pipeline_settings.duckdb_path
-    people = read_snapshot(database, "customer", "training")
-    model = train_and_evaluate(SPECS["purchase_propensity"], people, read_calendar(database)).model
+    warehouse = settings.warehouse()
+    people = read_snapshot(warehouse, "customer", "training")
+    model = train_and_evaluate(SPECS["purchase_propensity"], people, read_calendar(warehouse)).model
     write_table(
-        database, "customer_scores", customer_scores(database, {"purchase_propensity": model})
+        warehouse, "customer_scores", customer_scores(warehouse, {"purchase_propensity": model})
     )
-    write_table(database, "next_best_offers", next_best_offers(database, None, None))
-    defs = build_definitions(pipeline_settings)
+    write_table(warehouse, "next_best_offers", next_best_offers(warehouse, None, None))
+    settings.export_for_dbt()
+    defs = build_definitions(settings)
     keys = [
         k
         for k in defs.resolve_asset_graph().get_all_asset_keys()
@@ -114,3 +113,9 @@ def activation_run(first_run, pipeline_settings) -> dg.ExecuteInProcessResult:
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys
     )
+
+
+@pytest.fixture(scope="session")
+def activation_run(first_run, pipeline_settings) -> dg.ExecuteInProcessResult:
+    assert first_run.success
+    return run_activation(pipeline_settings)

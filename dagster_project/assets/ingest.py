@@ -5,6 +5,7 @@ import dagster as dg
 from dagster_project.resources import Warehouse
 from nextsale.contracts import CONTRACTS, Contract
 from nextsale.ingest import TableLoad, ingest_table, reconcile
+from nextsale.warehouse import publish_raw
 
 ROWS_RECONCILE = "rows_reconcile"
 FILES_LOADED = "files_loaded"
@@ -67,6 +68,8 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
     def _ingest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         load = ingest_table(warehouse.database, contract, warehouse.landing)
         mismatches = reconcile(warehouse.database, contract)
+        # on a server target dbt reads raw from there: send it the validated rows
+        publish_raw(warehouse.database, warehouse.client(), [contract.table])
         problem = _files_problem(contract, load, warehouse.landing_dir)
         if load.extra_columns:
             context.log.warning(

@@ -112,7 +112,7 @@ def build_model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         ],
     )
     def _model(context: dg.AssetExecutionContext, warehouse: Warehouse):
-        database = warehouse.database
+        database = warehouse.client()
         frame = read_snapshot(database, spec.snapshot, "training")
         expected = None
         if spec.name == "potential_ltv":
@@ -157,8 +157,8 @@ model_assets = [build_model_asset(spec) for spec in SPECS.values()]
 )
 def customer_scores_asset(warehouse: Warehouse):
     models = {name: artifacts.load(warehouse.artifacts, name) for name in SPECS}
-    scores = customer_scores(warehouse.database, models)
-    rows = write_table(warehouse.database, "customer_scores", scores)
+    scores = customer_scores(warehouse.client(), models)
+    rows = write_table(warehouse.client(), "customer_scores", scores)
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -193,11 +193,11 @@ def customer_scores_asset(warehouse: Warehouse):
 )
 def next_best_offers_asset(warehouse: Warehouse) -> dg.MaterializeResult:
     offers = next_best_offers(
-        warehouse.database,
+        warehouse.client(),
         artifacts.load(warehouse.artifacts, "cross_sell"),
         artifacts.load(warehouse.artifacts, "upsell"),
     )
-    rows = write_table(warehouse.database, "next_best_offers", offers)
+    rows = write_table(warehouse.client(), "next_best_offers", offers)
     sample = offers.dropna(subset=["cross_sell_reasons"]).head(5)
     return dg.MaterializeResult(
         metadata={

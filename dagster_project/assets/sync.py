@@ -7,10 +7,10 @@ import shutil
 from datetime import timedelta
 
 import dagster as dg
-import duckdb
 
 from dagster_project.resources import Warehouse
 from nextsale.sync import DESTINATIONS, SyncError, sync
+from nextsale.warehouse import pull_schema
 
 AUDIENCES = dg.AssetKey(["activation", "audience_members"])
 ERASURES = dg.AssetKey(["activation", "erasure_requests"])
@@ -52,11 +52,15 @@ def sync_destinations(environ: dict[str, str]) -> dict[str, SyncDestination]:
     "upstream broke (scores missing, consent lost), and syncing it would empty the lists.",
 )
 def audiences_not_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
-    with duckdb.connect(str(warehouse.database), read_only=True) as con:
-        rows = con.execute(
-            "select audience, count(*) filter (where is_sendable), count(*) "
+    rows = (
+        warehouse.client()
+        .query(
+            "select audience, count(case when is_sendable then 1 end), count(*) "
             "from activation.audience_members group by 1 order by 1"
-        ).fetchall()
+        )
+        .itertuples(index=False)
+    )
+    rows = [(a, int(s), int(n)) for a, s, n in rows]
     sendable = sum(r[1] for r in rows)
     return dg.AssetCheckResult(
         passed=sendable > 0,
@@ -112,6 +116,8 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
             dry_run_dir = warehouse.artifacts / "sync" / name / "dry-run"
             shutil.rmtree(dry_run_dir, ignore_errors=True)
         try:
+            # the engine diffs in the DuckDB file; on a server target it gets the tables first
+            pull_schema(warehouse.client(), warehouse.database, "activation")
             result = sync(name, warehouse.database, env=env, dry_run_dir=dry_run_dir)
         except SyncError as error:
             raise dg.Failure(description=str(error)) from None
