@@ -185,39 +185,54 @@ def fit(split: Split, spec: ModelSpec, seed: int = 0, nthread: int = 2) -> Train
     categories = category_levels(pd.concat([split.train, split.validation]), features)
     train = _dmatrix(split.train, spec, features, categories, split.test_cutoff)
     validation = _dmatrix(split.validation, spec, features, categories, split.test_cutoff)
-    params = {**BASE_PARAMS, **OBJECTIVES[spec.kind], "seed": seed, "nthread": nthread}
-    if spec.kind == "classifier":
-        positives = max(float(split.train[spec.label].astype(bool).sum()), 1.0)
-        # imbalance: weight positives up while fitting; Platt scaling restores probabilities
-        params["scale_pos_weight"] = (len(split.train) - positives) / positives
-    if spec.kind == "quantile":
-        params["quantile_alpha"] = spec.quantile
+    positives = positive_labels(split.train[spec.label], spec)
     booster = xgb.train(
-        params,
+        training_params(spec, len(split.train), positives, seed, nthread),
         train,
         num_boost_round=BOOST_ROUNDS,
         evals=[(validation, "validation")],
         early_stopping_rounds=EARLY_STOPPING_ROUNDS,
         verbose_eval=False,
     )
-    booster = booster[: booster.best_iteration + 1]
     model = TrainedModel(
-        spec.name,
-        spec.kind,
-        booster,
-        features,
-        categories,
+        spec.name, spec.kind, booster[: booster.best_iteration + 1], features, categories
     )
-    if spec.kind == "classifier":
-        margin = model.margin(split.validation).reshape(-1, 1)
-        y = split.validation[spec.label].astype(int).to_numpy()
-        if len(np.unique(y)) == 2:
-            platt = LogisticRegression(C=1e6).fit(margin, y)
-            model.calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+    calibrate(model, split.validation, spec)
     return model
 
 
-def _score(spec: ModelSpec, frame: pd.DataFrame, prediction: np.ndarray, window_end: date):
+def positive_labels(labels: pd.Series, spec: ModelSpec) -> float:
+    """A classifier's positive rows (its class weight comes from them); 0 for other kinds."""
+    return float(labels.astype(bool).sum()) if spec.kind == "classifier" else 0.0
+
+
+def training_params(
+    spec: ModelSpec, rows: int, positives: float, seed: int = 0, nthread: int = 2
+) -> dict:
+    """XGBoost parameters for a spec; the same for one machine and for a Dask cluster."""
+    params = {**BASE_PARAMS, **OBJECTIVES[spec.kind], "seed": seed, "nthread": nthread}
+    if spec.kind == "classifier":
+        # imbalance: weight positives up while fitting; Platt scaling restores probabilities
+        params["scale_pos_weight"] = (rows - max(positives, 1.0)) / max(positives, 1.0)
+    if spec.kind == "quantile":
+        params["quantile_alpha"] = spec.quantile
+    return params
+
+
+def calibrate(model: TrainedModel, validation: pd.DataFrame, spec: ModelSpec) -> None:
+    """Platt scaling of a classifier's margin on the validation rows."""
+    if spec.kind != "classifier":
+        return
+    margin = model.margin(validation).reshape(-1, 1)
+    y = validation[spec.label].astype(int).to_numpy()
+    if len(np.unique(y)) == 2:
+        platt = LogisticRegression(C=1e6).fit(margin, y)
+        model.calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+
+
+def score_predictions(
+    spec: ModelSpec, frame: pd.DataFrame, prediction: np.ndarray, window_end: date
+):
     y = frame[spec.label]
     if spec.kind == "classifier":
         return metrics.classification(y.astype(int).to_numpy(), prediction)
@@ -356,10 +371,10 @@ def train_and_evaluate(
     run.fit_seconds = time.perf_counter() - started
     run.model = model
     prediction = model.predict(split.test)
-    run.metrics = _score(spec, split.test, prediction, calendar.as_of)
+    run.metrics = score_predictions(spec, split.test, prediction, calendar.as_of)
     baseline_predictions = _baseline_predictions(spec, split, horizon)
     for name, (baseline, seconds) in baseline_predictions.items():
-        run.baselines[name] = _score(spec, split.test, baseline, calendar.as_of)
+        run.baselines[name] = score_predictions(spec, split.test, baseline, calendar.as_of)
         run.baseline_seconds[name] = seconds
 
     y = split.test[spec.label]
