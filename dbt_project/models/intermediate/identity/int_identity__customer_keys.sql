@@ -4,10 +4,7 @@ with
 
 components as (
 
-    select components.*
-    from {{ ref('int_identity__components') }} as components
-    inner join {{ ref('int_calendar__cutoffs') }} as cutoffs
-        on cutoffs.cutoff_date = components.cutoff_date and cutoffs.is_scoring
+    select * from {{ ref('int_identity__current_components') }}
 
 ),
 

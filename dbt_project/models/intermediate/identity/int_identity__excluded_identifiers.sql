@@ -10,10 +10,7 @@ identifiers as (
 current_components as (
 
     -- every identifier in the current graph, people and never-identified visitors alike
-    select components.node_id
-    from {{ ref('int_identity__components') }} as components
-    inner join {{ ref('int_calendar__cutoffs') }} as cutoffs
-        on cutoffs.cutoff_date = components.cutoff_date and cutoffs.is_scoring
+    select node_id from {{ ref('int_identity__current_components') }}
 
 ),
 

@@ -1,0 +1,2 @@
+{#- The identity graph's links at the scoring date. -#}
+{{ identity_graph_links(ref('int_identity__current_nodes')) }}
