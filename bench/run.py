@@ -2,8 +2,10 @@
 
 Each stage runs in its own process (generate, ingest, dbt build, train, score, the activation
 models, a dry-run sync of every destination), so its peak RSS is its own (children included: dbt
-runs as a child). Generated data is cached per scale under
-bench/data/<customers>/ and reused. Prints a table and writes bench/results.json.
+runs as a child). Generated data is cached per scale under bench/data/<customers>/ and reused.
+Prints a table and writes bench/results.json: one record per stage and scale, plus the sync diff
+alone (`sync_diff`, timed inside the dry run) and, from training, the expected-LTV model beside
+pymc-marketing's BG/NBD + Gamma-Gamma on the same split (`ltv`: fit time and accuracy).
 
     python bench/run.py 10000 100000 1000000
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 END_DATE = date(2026, 11, 1)
+OUT = ROOT / "bench" / "results.json"
 
 
 def stage(name: str, customers: int) -> None:
@@ -32,6 +35,7 @@ def stage(name: str, customers: int) -> None:
 
     landing = DATA / str(customers) / "landing"
     database = DATA / str(customers) / "warehouse.duckdb"
+    extra: dict = {}  # figures a stage measures inside itself
     started = time.perf_counter()
     if name == "generate":
         if not (landing / "_ground_truth" / "summary.json").exists():
@@ -74,15 +78,18 @@ def stage(name: str, customers: int) -> None:
 
         with duckdb.connect(str(database)) as con:
             con.execute("drop schema if exists sync cascade")
+        diff_seconds = 0.0
         for destination in DESTINATIONS:
             out = Path(tempfile.mkdtemp())
             result = sync(destination, database, env={}, dry_run_dir=out)
             shutil.rmtree(out)
+            diff_seconds += result.log["diff_s"]
             print(
                 f"{destination}: diff {result.log['diff_s']:.2f} s, "
                 f"{result.log['requests']:,} requests planned",
                 file=sys.stderr,
             )
+        extra["sync_diff_seconds"] = diff_seconds
     elif name == "train":
         # every model, with its baselines, as the Dagster assets train them
         from ml import artifacts
@@ -96,6 +103,15 @@ def stage(name: str, customers: int) -> None:
             run = train_and_evaluate(spec, frames[spec.snapshot], calendar, expected_ltv=expected)
             saved = artifacts.save(run, DATA / str(customers) / "artifacts")
             expected = run.model if spec.name == "expected_ltv" else expected
+            if spec.name == "expected_ltv":
+                extra["ltv"] = {
+                    "train_rows": run.n_train,
+                    "test_rows": run.n_test,
+                    "xgboost_fit_s": run.fit_seconds,
+                    "xgboost": run.metrics,
+                    "bgnbd_fit_s": run.baseline_seconds.get("bgnbd_gamma_gamma"),
+                    "bgnbd": run.baselines.get("bgnbd_gamma_gamma"),
+                }
             print(
                 f"{spec.name}: fit {run.fit_seconds:.1f} s, published {saved.published}",
                 file=sys.stderr,
@@ -134,7 +150,8 @@ def stage(name: str, customers: int) -> None:
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     )
-    print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss_mb": peak_kb / 1024}))
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024, **extra}))
 
 
 def main(scales: list[int]) -> None:
@@ -162,15 +179,19 @@ def main(scales: list[int]) -> None:
                     f"{name} at {customers:,} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
                 )
             figures = json.loads(done.stdout.strip().splitlines()[-1])
+            if "sync_diff_seconds" in figures:
+                seconds = figures.pop("sync_diff_seconds")
+                results.append({"stage": "sync_diff", "customers": customers,
+                                 "seconds": seconds, "peak_rss_mb": figures["peak_rss_mb"]})  # fmt: skip
             results.append({"stage": name, "customers": customers, **figures})
             print(
                 f"{name:<16} {customers:>10,} customers {figures['seconds']:>9.1f} s "
                 f"{figures['peak_rss_mb']:>9.0f} MB peak RSS",
                 flush=True,
             )
-    out = ROOT / "bench" / "results.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+            # written after every stage: a long run that fails late keeps what it measured
+            OUT.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":
