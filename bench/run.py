@@ -154,20 +154,27 @@ def stage(name: str, customers: int) -> None:
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024, **extra}))
 
 
-def main(scales: list[int]) -> None:
-    results = []
+STAGES = (
+    "generate",
+    "ingest",
+    "dbt_build",
+    "train",
+    "score",
+    "activation",
+    "dry_run_sync",
+    "score_1m_rows",
+    "explain_1m_rows",
+)
+
+
+def main(scales: list[int], stages: tuple[str, ...] = STAGES) -> None:
+    """Run `stages` at every scale. Re-running some stages replaces their records in the last
+    results and keeps the others (the data and warehouse they need are cached)."""
+    kept = json.loads(OUT.read_text()) if stages != STAGES and OUT.exists() else []
+    redone = {(n, c) for n in stages for c in scales} | {("sync_diff", c) for c in scales}
+    results = [r for r in kept if (r["stage"], r["customers"]) not in redone]
     for customers in scales:
-        for name in (
-            "generate",
-            "ingest",
-            "dbt_build",
-            "train",
-            "score",
-            "activation",
-            "dry_run_sync",
-            "score_1m_rows",
-            "explain_1m_rows",
-        ):
+        for name in stages:
             done = subprocess.run(
                 [sys.executable, __file__, "--stage", name, str(customers)],
                 capture_output=True,
@@ -190,6 +197,8 @@ def main(scales: list[int]) -> None:
                 flush=True,
             )
             # written after every stage: a long run that fails late keeps what it measured
+            order = {name: i for i, name in enumerate(("sync_diff", *STAGES))}
+            results.sort(key=lambda r: (r["customers"], order.get(r["stage"], 99)))
             OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {OUT}")
 
@@ -197,5 +206,7 @@ def main(scales: list[int]) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "--stage":
         stage(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "--only":  # --only ingest,train 10000 100000
+        main([int(a) for a in sys.argv[3:]], tuple(sys.argv[2].split(",")))
     else:
         main([int(a) for a in sys.argv[1:]])

@@ -216,13 +216,16 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list
     ]
     if not keys:
         raise LandingFileError(f"{label}: empty file (no JSON objects)")
+    # one parse per line for all keys (a list of paths), not one per key: 4x faster on events
+    paths = "[" + ", ".join(_literal("$." + json_key(k)) for k in keys) + "]"
     fields = ", ".join(
-        f"json_extract_string(case when is_object then line end, {_literal('$.' + json_key(k))}) "
-        f"as {quote(k.strip().lower())}"
-        for k in keys
+        f"value[{i}] as {quote(k.strip().lower())}" for i, k in enumerate(keys, start=1)
     )
     con.execute(
-        f"create or replace temp table _landing as select {fields}, _row_number from _landing_lines where is_object"
+        f"""create or replace temp table _landing as
+        select {fields}, _row_number
+        from (select json_extract_string(line, {paths}) as value, _row_number
+              from _landing_lines where is_object)"""
     )
     con.execute(
         """

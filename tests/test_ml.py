@@ -233,3 +233,16 @@ def test_evaluate_on_the_cdnow_sample_reports_each_model_beside_its_baselines(tm
     assert {(r["cutoff"], r["horizon_days"]) for r in ltv} == {("1997-10-01", 273)}
     assert {r["baseline"] for r in ltv} == {"last_period_spend", "bgnbd_gamma_gamma"}
     assert {r["dataset"] for r in records} == {"cdnow"}
+
+
+def test_large_training_snapshots_are_read_for_a_stable_sample_of_people(warehouse, monkeypatch):
+    import ml.data
+
+    full = read_snapshot(warehouse, "cross_sell", "training")
+    monkeypatch.setattr(ml.data, "MAX_TRAINING_SNAPSHOT_ROWS", len(full) // 4)
+    sample = read_snapshot(warehouse, "cross_sell", "training")
+    assert sample.equals(read_snapshot(warehouse, "cross_sell", "training"))  # the same each run
+    assert 0.1 < len(sample) / len(full) < 0.45
+    # whole people: every row of a sampled component is read, with the person's features
+    assert len(full[full["component_id"].isin(set(sample["component_id"]))]) == len(sample)
+    assert sample["orders_count"].notna().all()
