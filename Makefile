@@ -61,8 +61,10 @@ ui: manifest $(DAGSTER_HOME)/dagster.yaml
 evaluate: manifest
 	$(BIN)/nextsale evaluate --json data/evaluation.json
 
+# DuckDB capped for the dbt stages (default: 80 % of RAM), so their peak memory is a choice
+BENCH_DUCKDB_MEMORY_LIMIT ?= 6GB
 bench: manifest
-	$(BIN)/python bench/run.py $(BENCH_SCALES)
+	NEXTSALE_DUCKDB_MEMORY_LIMIT=$(BENCH_DUCKDB_MEMORY_LIMIT) $(BIN)/python bench/run.py $(BENCH_SCALES)
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/report.py
 

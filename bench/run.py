@@ -52,6 +52,7 @@ def stage(name: str, customers: int) -> None:
             else ["--select", "tag:activation"]
         )
         env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
+        extra["duckdb_memory_limit"] = os.environ.get("NEXTSALE_DUCKDB_MEMORY_LIMIT") or "default"
         subprocess.run(
             [
                 str(Path(sys.executable).parent / "dbt"),
@@ -67,6 +68,12 @@ def stage(name: str, customers: int) -> None:
             env=env,
             check=True,
         )
+        # dbt's own timing: which models the time went to
+        run = json.loads((ROOT / "dbt_project" / "target" / "run_results.json").read_text())
+        timed = sorted(run["results"], key=lambda r: -r["execution_time"])
+        extra["slowest_models"] = [
+            [r["unique_id"].split(".")[-1], round(r["execution_time"], 1)] for r in timed[:8]
+        ]
     elif name == "dry_run_sync":
         # every destination planned from scratch: the diff plus every request written as a file
         import shutil
