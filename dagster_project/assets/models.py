@@ -112,12 +112,12 @@ def build_model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         ],
     )
     def _model(context: dg.AssetExecutionContext, warehouse: Warehouse):
-        database = warehouse.client()
-        frame = read_snapshot(database, spec.snapshot, "training")
+        tables = warehouse.client()
+        frame = read_snapshot(tables, spec.snapshot, "training")
         expected = None
         if spec.name == "potential_ltv":
             expected = artifacts.load(warehouse.artifacts, "expected_ltv")
-        run = train_and_evaluate(spec, frame, read_calendar(database), expected_ltv=expected)
+        run = train_and_evaluate(spec, frame, read_calendar(tables), expected_ltv=expected)
         saved = artifacts.save(run, warehouse.artifacts)
         context.log.info(f"{spec.name} {saved.version}: {'; '.join(run.gate.reasons)}")
         yield dg.MaterializeResult(metadata=model_metadata(run, saved))
