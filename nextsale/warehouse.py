@@ -153,14 +153,16 @@ def publish_raw(
 
     The DuckDB file stays the record of what was loaded from which file; the server gets a full
     copy each time, so it always matches it exactly. Returns rows per table."""
+    from nextsale.ingest import QUARANTINE, RAW  # here: ingest imports config, which imports us
+
     if isinstance(warehouse, DuckDBWarehouse):
         return {}
     copied = {}
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         found = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('raw', 'raw_quarantine') and table_name not like '\\_%' "
-            "escape '\\' order by all"
+            "where table_schema in (?, ?) and table_name not like '\\_%' escape '\\' order by all",
+            [RAW, QUARANTINE],
         ).fetchall()
         for schema, name in found:
             if tables is not None and name not in tables:
