@@ -2,7 +2,8 @@
 
     <artifacts_dir>/models/<model>/<version>/model.ubj      the booster
     <artifacts_dir>/models/<model>/<version>/model.json     features, categories, calibration,
-                                                            metrics, baselines, gate, training
+                                                            metrics, baselines, gate, the test
+                                                            cutoff's chart tables, training
                                                             window, training-data hash
     <artifacts_dir>/models/<model>/published.json           the version scoring uses
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import xgboost as xgb
 
 from ml.train import ModelRun, TrainedModel
@@ -29,10 +31,15 @@ class SavedVersion:
     version: str
     path: Path
     published: bool
+    manifest: dict
 
 
 def _finite(values: dict[str, float]) -> dict[str, float | None]:
     return {k: (float(v) if math.isfinite(v) else None) for k, v in values.items()}
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    return json.loads(table.to_json(orient="records"))  # NaN -> null, numpy -> plain numbers
 
 
 def manifest(run: ModelRun) -> dict:
@@ -48,6 +55,8 @@ def manifest(run: ModelRun) -> dict:
         "metrics": _finite(run.metrics),
         "baselines": {name: _finite(values) for name, values in run.baselines.items()},
         "gate": {"passed": run.gate.passed, "reasons": run.gate.reasons},
+        # the test cutoff's lift, calibration or decile tables, model and baselines, for charts
+        "charts": {name: _records(table) for name, table in run.tables.items()},
         "test_cutoff": run.test_cutoff.isoformat() if run.test_cutoff else None,
         "train_cutoffs": [c.isoformat() for c in run.train_cutoffs],
         "n_train": run.n_train,
@@ -73,12 +82,13 @@ def save(run: ModelRun, artifacts_dir: Path) -> SavedVersion:
     path.mkdir(parents=True, exist_ok=True)
     if run.model is not None:
         run.model.booster.save_model(path / "model.ubj")
-    (path / "model.json").write_text(json.dumps({"version": version, **manifest(run)}, indent=2))
+    info = {"version": version, **manifest(run)}
+    (path / "model.json").write_text(json.dumps(info, indent=2))
     published = run.gate.passed and run.model is not None
     if published:
         pointer = root / "published.json"
         pointer.write_text(json.dumps({"version": version}))
-    return SavedVersion(run.spec.name, version, path, published)
+    return SavedVersion(run.spec.name, version, path, published, info)
 
 
 def published_version(artifacts_dir: Path, name: str) -> str | None:

@@ -278,6 +278,31 @@ def _baseline_predictions(
     return out
 
 
+CHART_TABLES = {
+    "classifier": {"lift": metrics.lift_table, "calibration": metrics.calibration_table},
+    "tweedie": {"deciles": metrics.decile_error},
+    "quantile": {"deciles": metrics.decile_error},
+}
+
+
+def chart_tables(
+    spec: ModelSpec, labels: pd.Series, predictions: dict[str, np.ndarray]
+) -> dict[str, pd.DataFrame]:
+    """The test cutoff's lift and calibration (classifiers) or deciles (revenue) of the model
+    and of each baseline on the same rows, one table per chart with a `scorer` column."""
+    y = labels.to_numpy(dtype=int if spec.kind == "classifier" else float)
+    return {
+        table: pd.concat(
+            [
+                build(y, np.asarray(p, dtype=float)).assign(scorer=name)
+                for name, p in predictions.items()
+            ],
+            ignore_index=True,
+        )
+        for table, build in CHART_TABLES.get(spec.kind, {}).items()
+    }
+
+
 def judge(run: ModelRun) -> Gate:
     """Published only if it beats every baseline on the main metric and passes the floor."""
     spec, reasons = run.spec, []
@@ -378,11 +403,9 @@ def train_and_evaluate(
         run.baseline_seconds[name] = seconds
 
     y = split.test[spec.label]
-    if spec.kind == "classifier":
-        run.tables["lift"] = metrics.lift_table(y.astype(int).to_numpy(), prediction)
-        run.tables["calibration"] = metrics.calibration_table(y.astype(int).to_numpy(), prediction)
-    elif spec.kind in ("tweedie", "quantile"):
-        run.tables["deciles"] = metrics.decile_error(y.to_numpy(dtype=float), prediction)
+    run.tables = chart_tables(
+        spec, y, {"model": prediction} | {n: p for n, (p, _) in baseline_predictions.items()}
+    )
     if spec.name == "purchase_propensity":
         # churn risk is 1 - P(purchase) for past buyers: judge it on them alone
         buyers = (split.test["orders_count"] > 0).to_numpy()

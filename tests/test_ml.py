@@ -64,8 +64,9 @@ def test_each_model_is_gated_and_only_passing_models_are_published(model_run, pi
     for name, evaluation in gates.items():
         published = artifacts.published_version(pipeline_settings.artifacts_dir, name)
         assert (published is not None) == evaluation.passed, name
-        if not evaluation.passed:
-            assert evaluation.description  # the reason a person sees in the UI
+        if not evaluation.passed:  # the reason a person sees in the UI, and what it held back
+            assert evaluation.description.startswith("Held back")
+            assert "not published" in evaluation.description
     materialised = {
         e.asset_key.to_user_string() for e in model_run.get_asset_materialization_events()
     }

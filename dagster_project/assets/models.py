@@ -2,14 +2,15 @@
 scores and next best offers made with the published versions."""
 
 import dagster as dg
-import pandas as pd
 
+from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from ml import artifacts
 from ml.data import read_calendar, read_snapshot
 from ml.score import customer_scores, next_best_offers, write_table
 from ml.specs import SPECS, ModelSpec
 from ml.train import ModelRun, train_and_evaluate
+from nextsale import charts
 
 SNAPSHOTS = {
     "customer": dg.AssetKey(["ml", "ml_training_snapshots"]),
@@ -22,43 +23,24 @@ def model_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["models", name])
 
 
-def _bars(values: pd.Series, width: int = 30) -> list[str]:
-    top = max(float(values.max()), 1e-12)
-    return ["█" * max(int(round(width * float(v) / top)), 0) for v in values]
-
-
-def chart(run: ModelRun) -> str:
-    """The lift chart (classifiers) or decile chart (revenue), as Markdown the UI renders."""
-    if "lift" in run.tables:
-        table = run.tables["lift"]
-        rows = [
-            f"| {r.decile} | {r.rate:.3f} | {r.lift:.2f} | {r.capture:.0%} | {bar} |"
-            for r, bar in zip(table.itertuples(), _bars(table["lift"]), strict=True)
-        ]
-        head = "| decile | rate | lift | cumulative capture | |\n|---:|---:|---:|---:|:---|"
-    elif "deciles" in run.tables:
-        table = run.tables["deciles"]
-        rows = [
-            f"| {r.decile} | {r.predicted:,.0f} | {r.actual:,.0f} | {bar} |"
-            for r, bar in zip(table.itertuples(), _bars(table["actual"]), strict=True)
-        ]
-        head = "| decile | mean predicted | mean actual | actual |\n|---:|---:|---:|:---|"
-    else:
-        return "No chart for this kind of model."
-    calibration = ""
-    if "calibration" in run.tables:
-        cal = run.tables["calibration"]
-        calibration = (
-            "\n\n**Calibration** (predicted vs observed, per decile)\n\n| decile | predicted | observed |\n|---:|---:|---:|\n"
-            + "\n".join(
-                f"| {r.decile} | {r.predicted:.3f} | {r.observed:.3f} |" for r in cal.itertuples()
-            )
-        )
-    return (
-        f"**Test cutoff {run.test_cutoff}** (decile 1 = highest scores)\n\n{head}\n"
-        + "\n".join(rows)
-        + calibration
+def model_card(manifest: dict) -> str:
+    """The model beside its baselines on the test cutoff, and its charts, as Markdown the UI
+    renders (images embedded as data URIs: nothing to serve)."""
+    published = "published" if manifest["gate"]["passed"] else "**held back**"
+    where = (
+        f"on the test cutoff {manifest['test_cutoff']} ({manifest['n_test']:,} rows)"
+        if manifest["test_cutoff"]
+        else "without a test cutoff"
     )
+    parts = [
+        f"**{manifest['model']}** {where}, {published}: {'; '.join(manifest['gate']['reasons'])}",
+        charts.metrics_markdown(manifest),
+    ]
+    parts += [
+        f"**{title}**\n\n{charts.markdown_image(title, uri)}"
+        for title, uri in charts.model_charts(manifest).items()
+    ]
+    return "\n\n".join(parts)
 
 
 def model_metadata(run: ModelRun, saved: artifacts.SavedVersion) -> dict:
@@ -76,7 +58,7 @@ def model_metadata(run: ModelRun, saved: artifacts.SavedVersion) -> dict:
         "n_test": run.n_test,
         "training_data_sha256": run.data_hash,
         "fit_seconds": round(run.fit_seconds, 2),
-        "chart": dg.MetadataValue.md(chart(run)),
+        "model_vs_baselines": dg.MetadataValue.md(model_card(saved.manifest)),
     }
     metadata |= {f"model/{k}": float(v) for k, v in run.metrics.items()}
     for baseline, values in run.baselines.items():
@@ -87,6 +69,22 @@ def model_metadata(run: ModelRun, saved: artifacts.SavedVersion) -> dict:
         else:
             metadata[detail] = values
     return metadata
+
+
+def gate_message(run: ModelRun, version: str, published: str | None) -> str:
+    """What the gate decided and what it means for the scores a person will see."""
+    reasons = "; ".join(run.gate.reasons)
+    if run.gate.passed:
+        return f"Published {version}: {reasons}."
+    kept = (
+        f"scores keep coming from {published}, the last version that passed"
+        if published
+        else "no version has passed yet, so this model's scores stay empty"
+    )
+    return (
+        f"Held back {version}: {reasons}. It is not published; {kept}. This run stops before "
+        "the scores and the syncs that read them."
+    )
 
 
 def build_model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
@@ -122,17 +120,17 @@ def build_model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         context.log.info(f"{spec.name} {saved.version}: {'; '.join(run.gate.reasons)}")
         yield dg.MaterializeResult(metadata=model_metadata(run, saved))
         best = run.best_baseline
+        published = artifacts.published_version(warehouse.artifacts, spec.name)
         yield dg.AssetCheckResult(
             check_name=GATE_CHECK,
             passed=run.gate.passed,
             severity=dg.AssetCheckSeverity.ERROR,
-            description="; ".join(run.gate.reasons),
+            description=gate_message(run, saved.version, published),
             metadata={
                 spec.main_metric: run.metrics.get(spec.main_metric, float("nan")),
                 "best_baseline": best[0] if best else "none",
                 "best_baseline_value": best[1] if best else float("nan"),
-                "published_version": artifacts.published_version(warehouse.artifacts, spec.name)
-                or "none",
+                "published_version": published or "none",
             },
         )
 
@@ -145,6 +143,7 @@ model_assets = [build_model_asset(spec) for spec in SPECS.values()]
 @dg.asset(
     key=["scores", "customer_scores"],
     group_name="ml",
+    freshness_policy=DAILY_FRESHNESS,
     deps=[
         *(model_key(name) for name in SPECS),
         dg.AssetKey(["ml", "ml_scoring_snapshot"]),
@@ -153,7 +152,15 @@ model_assets = [build_model_asset(spec) for spec in SPECS.values()]
     kinds={"duckdb", "python"},
     description="One row per person: every score (calibrated probabilities and ranks), expected "
     "and potential LTV with headroom, segment, and the model versions that made them.",
-    check_specs=[dg.AssetCheckSpec("one_row_per_customer", asset=["scores", "customer_scores"])],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "one_row_per_customer",
+            asset=["scores", "customer_scores"],
+            blocking=True,
+            description="Each person is scored once; a duplicate would send them twice, so the "
+            "activation tables wait for this.",
+        )
+    ],
 )
 def customer_scores_asset(warehouse: Warehouse):
     models = {name: artifacts.load(warehouse.artifacts, name) for name in SPECS}
@@ -170,9 +177,14 @@ def customer_scores_asset(warehouse: Warehouse):
             "total_ltv_headroom_usd": float(scores["ltv_headroom_usd"].sum()),
         }
     )
+    duplicated = int(scores["customer_key"].duplicated().sum())
     yield dg.AssetCheckResult(
         check_name="one_row_per_customer",
-        passed=bool(scores["customer_key"].is_unique),
+        passed=duplicated == 0,
+        description=f"{duplicated:,} people scored more than once: the activation tables and "
+        "the syncs are held back until scoring is fixed."
+        if duplicated
+        else None,
         metadata={"rows": rows, "distinct_customers": int(scores["customer_key"].nunique())},
     )
 
@@ -180,6 +192,7 @@ def customer_scores_asset(warehouse: Warehouse):
 @dg.asset(
     key=["scores", "next_best_offers"],
     group_name="ml",
+    freshness_policy=DAILY_FRESHNESS,
     deps=[
         dg.AssetKey(["scores", "customer_scores"]),
         dg.AssetKey(["ml", "ml_cross_sell_scoring_snapshot"]),
