@@ -9,7 +9,7 @@ PORT ?= 3000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: install manifest postgres demo test ui bench evaluate lint format clean
+.PHONY: install manifest postgres chromium demo test ui report bench evaluate lint format clean
 BENCH_SCALES ?= 10000 100000 1000000
 
 $(VENV)/.installed: pyproject.toml
@@ -40,6 +40,8 @@ demo: manifest $(DAGSTER_HOME)/dagster.yaml
 	@for destination in hubspot klaviyo salesforce; do \
 		$(BIN)/nextsale sync $$destination --dry-run --out data/dry-run/$$destination || exit 1; \
 	done
+	@$(BIN)/nextsale report
+	@echo "Open the report in a browser; \`make ui\` serves the Dagster UI on http://127.0.0.1:$(PORT)"
 
 # The Postgres target's tests start their own throwaway server on 127.0.0.1 from Debian's
 # postgresql package: install it where it is missing (root, or sudo).
@@ -51,8 +53,19 @@ postgres:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 			postgresql >/dev/null; }
 
-test: manifest postgres
+# The report's browser test opens it in a real headless chromium (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing chromium from Debian's packages..."; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core >/dev/null; }
+
+test: manifest postgres chromium
 	$(BIN)/pytest
+
+report: install
+	$(BIN)/nextsale report
 
 ui: manifest $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/python -m dagster_project.serve $(PORT)

@@ -133,8 +133,7 @@ def sync(
                 "retried": client.counters.retries,
                 "throttled": client.counters.throttled,
             }
-            if not client.dry_run:
-                state.write_log(entry)
+            state.write_log(entry)  # dry runs too: the report and summary show the last plan
     result = SyncResult(entry, [f.__dict__ for f in failures])
     log.info("sync %s: %s", name, {k: v for k, v in entry.items() if k != "message"})
     if entry["status"] == "failed":

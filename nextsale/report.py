@@ -1,0 +1,236 @@
+"""`nextsale report`: one self-contained HTML page of what the last run made, for the people who
+decide what to send (DESIGN §10). Plots are embedded PNGs and the style is inline: the file can
+be mailed or attached to a ticket and opens anywhere, offline.
+
+Every section reads what is there and says what is missing and how to make it, so the report
+also works part-way through a first run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import jinja2
+import pandas as pd
+
+from ml.artifacts import latest_manifest, published_version
+from ml.specs import SPECS
+from nextsale import charts
+from nextsale.config import Settings
+from nextsale.warehouse import Warehouse
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("nextsale", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+)
+TEMPLATES.filters["number"] = charts.format_number
+TEMPLATES.filters["usd"] = lambda v: "–" if v is None or pd.isna(v) else f"${v:,.0f}"
+TEMPLATES.filters["count"] = lambda v: "–" if v is None or pd.isna(v) else f"{int(v):,}"
+
+SEGMENTS_SQL = """
+select
+    s.rfm_segment as segment,
+    count(*) as people,
+    sum(coalesce(c.revenue_last_365d_usd, 0)) as revenue_last_365d_usd,
+    {scores}
+from marts.customer_segments as s
+join marts.customer_360 as c on c.customer_key = s.customer_key
+{join_scores}
+group by s.rfm_segment
+order by people desc
+"""
+AUDIENCES_SQL = """
+select
+    audience,
+    min(channel) as channel,
+    count(*) as members,
+    count(case when is_sendable then 1 end) as sendable,
+    count(case when is_holdout and suppression_reason is null then 1 end) as holdout,
+    count(case when not is_sendable
+        and not (is_holdout and suppression_reason is null) then 1 end) as not_sendable
+from activation.audience_members
+group by audience
+order by members desc
+"""
+LAST_SYNCS_SQL = """
+select destination, status, dry_run, finished_at, rows_in_table, planned_upserts,
+    planned_deletes, sent, failed, deleted, requests, run_id, message
+from sync.log
+qualify row_number() over (partition by destination order by finished_at desc) = 1
+order by destination
+"""
+FAILURES_SQL = """
+select destination, message, count(*) as records, min(record_key) as example
+from sync.failures
+where run_id in (select run_id from sync.log
+    qualify row_number() over (partition by destination order by finished_at desc) = 1)
+group by all
+order by records desc
+limit 20
+"""
+
+
+@dataclass
+class ModelSection:
+    name: str
+    description: str
+    manifest: dict | None
+    published: str | None
+    metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    charts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    generated_at: datetime
+    target: str
+    as_of: str | None
+    headline: dict[str, float]
+    segments: pd.DataFrame | None
+    segment_charts: dict[str, str]
+    models: list[ModelSection]
+    ltv: dict[str, float] | None
+    ltv_charts: dict[str, str]
+    audiences: pd.DataFrame | None
+    audience_chart: str | None
+    syncs: pd.DataFrame | None
+    sync_failures: pd.DataFrame | None
+
+
+def _tables(warehouse: Warehouse) -> set[str]:
+    found = warehouse.query(
+        "select table_schema || '.' || table_name as name from information_schema.tables"
+    )
+    return set(found["name"])
+
+
+def _segments(warehouse: Warehouse, has_scores: bool) -> pd.DataFrame:
+    if has_scores:
+        sql = SEGMENTS_SQL.format(
+            scores="sum(coalesce(x.expected_ltv_usd, 0)) as expected_ltv_usd, "
+            "sum(coalesce(x.ltv_headroom_usd, 0)) as ltv_headroom_usd",
+            join_scores="left join scores.customer_scores as x on x.customer_key = s.customer_key",
+        )
+    else:
+        sql = SEGMENTS_SQL.format(
+            scores="null as expected_ltv_usd, null as ltv_headroom_usd", join_scores=""
+        )
+    return warehouse.query(sql)
+
+
+def _models(artifacts_dir: Path) -> list[ModelSection]:
+    sections = []
+    for name, spec in SPECS.items():
+        manifest = latest_manifest(artifacts_dir, name)
+        section = ModelSection(name, spec.description, manifest, None)
+        if manifest is not None:
+            section.published = published_version(artifacts_dir, name)
+            section.metrics = charts.metrics_table(manifest)
+            section.charts = charts.model_charts(manifest)
+        sections.append(section)
+    return sections
+
+
+def _sync_log(duckdb_path: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The sync engine keeps its log in the DuckDB file, whatever the dbt target."""
+    if not duckdb_path.exists():
+        return None, None
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        present = {
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'sync'"
+            ).fetchall()
+        }
+        if "log" not in present:
+            return None, None
+        syncs = con.execute(LAST_SYNCS_SQL).df()
+        failures = con.execute(FAILURES_SQL).df() if "failures" in present else None
+    return syncs, failures
+
+
+def collect(settings: Settings) -> Report:
+    """Everything the page shows, read from the warehouse, the model store and the sync log."""
+    warehouse = settings.warehouse()
+    tables = _tables(warehouse)
+    has_scores = "scores.customer_scores" in tables
+    report = Report(
+        generated_at=datetime.now(UTC),
+        target=settings.dbt_target,
+        as_of=None,
+        headline={},
+        segments=None,
+        segment_charts={},
+        models=_models(settings.artifacts_dir),
+        ltv=None,
+        ltv_charts={},
+        audiences=None,
+        audience_chart=None,
+        syncs=None,
+        sync_failures=None,
+    )
+    if "marts.customer_360" in tables:
+        people = warehouse.query(
+            "select count(*) as people, count(case when frequency > 0 then 1 end) as buyers, "
+            "max(as_of_date) as as_of from marts.customer_360"
+        ).iloc[0]
+        report.as_of = f"{pd.Timestamp(people['as_of']):%Y-%m-%d}"
+        report.headline |= {"people": people["people"], "past buyers": people["buyers"]}
+    if {"marts.customer_segments", "marts.customer_360"} <= tables:
+        segments = _segments(warehouse, has_scores)
+        report.segments = segments
+        report.segment_charts["People per segment"] = charts.bar_chart(
+            segments["segment"], segments["people"], "people"
+        )
+        value = "expected_ltv_usd" if has_scores else "revenue_last_365d_usd"
+        title = "Expected LTV per segment" if has_scores else "Revenue per segment, last 365 days"
+        report.segment_charts[title] = charts.bar_chart(
+            segments["segment"], segments[value].fillna(0), "USD", money=True
+        )
+    if has_scores:
+        scores = warehouse.query(
+            "select expected_ltv_usd, potential_ltv_usd, ltv_headroom_usd "
+            "from scores.customer_scores where expected_ltv_usd is not null"
+        )
+        if len(scores):
+            report.ltv = {
+                "people scored": len(scores),
+                "total expected LTV": scores["expected_ltv_usd"].sum(),
+                "median expected LTV": scores["expected_ltv_usd"].median(),
+                "total headroom": scores["ltv_headroom_usd"].sum(),
+                "median headroom": scores["ltv_headroom_usd"].median(),
+            }
+            report.headline |= {
+                "expected LTV, next 12 months": report.ltv["total expected LTV"],
+                "LTV headroom": report.ltv["total headroom"],
+            }
+            report.ltv_charts = {
+                "Expected LTV per person": charts.histogram(
+                    scores["expected_ltv_usd"], "expected LTV (USD)"
+                ),
+                "Headroom per person (potential - expected)": charts.histogram(
+                    scores["ltv_headroom_usd"].dropna(), "headroom (USD)"
+                ),
+            }
+    if "activation.audience_members" in tables:
+        audiences = warehouse.query(AUDIENCES_SQL)
+        report.audiences = audiences
+        if len(audiences):
+            report.audience_chart = charts.audience_chart(audiences)
+            report.headline["sendable audience members"] = audiences["sendable"].sum()
+    report.syncs, report.sync_failures = _sync_log(settings.duckdb_path)
+    return report
+
+
+def render(report: Report) -> str:
+    return TEMPLATES.get_template("report.html").render(report=report)
+
+
+def write_report(settings: Settings, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(collect(settings)), encoding="utf-8")
+    return out
