@@ -15,7 +15,11 @@ from nextsale.config import Settings
 
 @click.group(
     help="nextsale: upsell and cross-sell scores from your warehouse.\n\n"
-    "Example: nextsale generate --customers 10000 --out data/landing"
+    "These commands do what is not Dagster's job; materialising assets is Dagster's "
+    "(`make demo`, `make ui`, `dagster asset materialize`). Configuration comes from "
+    "NEXTSALE_* environment variables or a .env file (README 'Where things land').\n\n"
+    "Example (after `make demo`): nextsale summary && nextsale report",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 def main() -> None:
     pass
@@ -87,7 +91,11 @@ def import_(dataset: str, out: Path, source: Path | None, sample: bool) -> None:
         click.echo(f"  {table:<24} {rows:>12,} rows")
 
 
-@main.command(help="Print rows per warehouse layer and what ingestion quarantined.")
+@main.command(
+    help="Print rows per warehouse layer, what ingestion quarantined and why, each model's "
+    "latest gate result and the last sync per destination.\n\n"
+    "Example: NEXTSALE_DUCKDB_PATH=data/warehouse.duckdb nextsale summary"
+)
 def summary() -> None:
     from nextsale.summary import format_summary, read_summary
 
@@ -129,8 +137,10 @@ def summary() -> None:
 
 
 @main.command(
-    help="Train and judge every model against its baselines on the real data sets "
-    "(DESIGN §9) and write docs/evaluation.md."
+    help="Train and judge every model against its baselines on the real data sets in "
+    "../shared/data (README 'Real data sets') and write docs/evaluation.md. Takes about half "
+    "an hour for all three; each step is printed as it starts.\n\n"
+    "Example: nextsale evaluate --dataset cdnow --json data/evaluation.json"
 )
 @click.option(
     "--dataset",
@@ -164,7 +174,10 @@ def evaluate(
     from nextsale.importers import DEFAULT_SOURCE
 
     if not (source or DEFAULT_SOURCE).is_dir():
-        raise click.ClickException(f"no data sets at {source or DEFAULT_SOURCE}")
+        raise click.ClickException(
+            f"no data sets at {source or DEFAULT_SOURCE}: pass --source DIR, or see README "
+            "'Real data sets'"
+        )
     run_evaluation(
         list(datasets) or ["online-retail", "cdnow", "completejourney"],
         work_dir.resolve(),
@@ -204,7 +217,14 @@ def sync(destination: str, dry_run: bool, out: Path | None, mirror: bool) -> Non
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    if dry_run or destination_for(destination).token is None:
+    target = destination_for(destination)
+    if not dry_run and target.token is None:
+        click.echo(
+            f"{target.token_env} is not set: planning a dry run, nothing will be sent. Set it "
+            "to sync for real (README 'Connecting the destinations').",
+            err=True,
+        )
+    if dry_run or target.token is None:
         out = out or settings.artifacts_dir / "sync" / destination / "dry-run"
         shutil.rmtree(out, ignore_errors=True)  # a dry run's folder holds that run's plan only
     else:
@@ -218,6 +238,31 @@ def sync(destination: str, dry_run: bool, out: Path | None, mirror: bool) -> Non
     click.echo(format_sync(result.log, out))
     for failure in result.failures[:10]:
         click.echo(f"  failed {failure['record_key']}: {failure['message']}")
+
+
+@main.command(
+    help="Write one self-contained HTML page: segment sizes and value, each model against its "
+    "baselines with lift and calibration charts, LTV and headroom, audiences with their "
+    "holdouts, and the last sync per destination. Open it in any browser; it needs no network.\n\n"
+    "Example: nextsale report --out data/artifacts/report.html"
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the page [default: $NEXTSALE_ARTIFACTS_DIR/report.html].",
+)
+def report(out: Path | None) -> None:
+    from nextsale.report import write_report
+
+    settings = Settings.from_env()
+    if settings.dbt_target == "duckdb" and not settings.duckdb_path.exists():
+        raise click.ClickException(
+            f"no warehouse at {settings.duckdb_path}: run `make demo` first, or set "
+            "NEXTSALE_DUCKDB_PATH (README 'Where things land')"
+        )
+    path = write_report(settings, out or settings.artifacts_dir / "report.html")
+    click.echo(f"Report: {path.resolve()}")
 
 
 def format_sync(log: dict, out: Path | None) -> str:

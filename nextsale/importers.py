@@ -373,7 +373,9 @@ def import_dataset(
     if dataset not in IMPORTERS:
         raise ValueError(f"unknown data set {dataset!r}: choose one of {', '.join(IMPORTERS)}")
     if not source.is_dir():
-        raise FileNotFoundError(f"no data sets at {source} (see shared/data/README.md)")
+        raise FileNotFoundError(
+            f"no data sets at {source}: pass --source DIR, or see README 'Real data sets'"
+        )
     for contract in CONTRACTS:
         folder = out_dir / contract.folder
         if folder.is_dir():
@@ -381,6 +383,13 @@ def import_dataset(
                 old.unlink()
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
-        rows = IMPORTERS[dataset](con, source, out_dir, sample)
+        try:
+            rows = IMPORTERS[dataset](con, source, out_dir, sample)
+        except duckdb.IOException as error:
+            first_line = str(error).splitlines()[0]
+            raise FileNotFoundError(
+                f"{dataset}: a source file is missing or unreadable under {source} "
+                f"({first_line}); see README 'Real data sets'"
+            ) from error
     _write_missing_sources(out_dir, rows)
     return ImportSummary(dataset, out_dir, rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from click.testing import CliRunner
 
 from nextsale.cli import main
@@ -29,10 +31,32 @@ def test_generate_writes_the_landing_folders(tmp_path):
     assert (out / "web" / "events" / "part-00000.jsonl").exists()
 
 
-def test_help_shows_an_example():
-    result = CliRunner().invoke(main, ["generate", "--help"])
-    assert result.exit_code == 0
-    assert "Example: nextsale generate" in result.output
+def test_every_command_says_what_it_does_with_an_example():
+    for command in ["", *main.commands]:
+        result = CliRunner().invoke(main, [command, "--help"] if command else ["--help"])
+        assert result.exit_code == 0, command
+        assert "Example" in result.output and f"nextsale {command}".strip() in result.output
+
+
+def test_a_sync_without_a_token_says_it_ran_dry(activation_run, pipeline_settings, tmp_path):
+    warehouse = shutil.copy(pipeline_settings.duckdb_path, tmp_path / "warehouse.duckdb")
+    env = {
+        "NEXTSALE_DUCKDB_PATH": str(warehouse),
+        "NEXTSALE_ARTIFACTS_DIR": str(tmp_path),
+        "KLAVIYO_API_KEY": "",
+    }
+    result = CliRunner().invoke(main, ["sync", "klaviyo"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "KLAVIYO_API_KEY is not set: planning a dry run, nothing will be sent" in result.output
+    assert any((tmp_path / "sync" / "klaviyo" / "dry-run").glob("*.json"))
+
+
+def test_a_missing_data_set_names_the_readme_section(tmp_path):
+    result = CliRunner().invoke(
+        main, ["import", "cdnow", "--out", str(tmp_path / "out"), "--source", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "README 'Real data sets'" in result.output
 
 
 def test_summary_without_a_warehouse_says_what_to_do(tmp_path, monkeypatch):
