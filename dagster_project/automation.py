@@ -1,11 +1,16 @@
 """When the graph runs: a daily schedule, and a sensor for new landing files."""
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 
 from nextsale.contracts import CONTRACTS
+
+# The schedule refreshes everything daily: an output a person acts on that is older than a day
+# and two hours means a run failed or stopped, and the UI shows it overdue.
+DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
 
 all_assets_job = dg.define_asset_job(
     "materialize_everything",

@@ -52,7 +52,20 @@ def test_asset_graph_matches_the_snapshot(defs):
 
 def test_every_layer_has_its_group(defs):
     groups = {node.group_name for node in defs.resolve_asset_graph().asset_nodes}
-    assert {"ingest", "staging", "marts"} <= groups
+    assert groups == {"ingest", "staging", "intermediate", "marts", "ml", "activation", "sync"}
+
+
+def test_every_asset_and_check_says_what_it_is(defs):
+    graph = defs.resolve_asset_graph()
+    undescribed = [
+        node.key.to_user_string()
+        for node in graph.asset_nodes
+        if not (node.description or "").strip()
+    ]
+    assert undescribed == []
+    checks = [graph.get_check_spec(key) for key in graph.asset_check_keys]
+    undescribed = [c.key.to_user_string() for c in checks if not (c.description or "").strip()]
+    assert checks and undescribed == []
 
 
 def test_dbt_sources_are_the_ingestion_assets(defs):
@@ -79,3 +92,14 @@ def test_scheduled_builds_skip_unit_tests_and_pass_the_as_of_date():
         "--vars",
         '{"as_of_date": "2026-01-31"}',
     ]
+
+
+def test_what_people_act_on_is_expected_daily(defs):
+    """Marts, scores, activation tables and syncs carry the daily freshness policy, so a run that
+    failed or stopped shows them overdue in the UI."""
+    graph = defs.resolve_asset_graph()
+    fresh = {n.key.to_user_string() for n in graph.asset_nodes if n.freshness_policy}
+    for key in ("marts/customer_360", "scores/customer_scores", "scores/next_best_offers",
+                "activation/audience_members", "sync/hubspot"):  # fmt: skip
+        assert key in fresh
+    assert not any(k.startswith(("staging/", "raw/")) for k in fresh)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -73,6 +74,25 @@ def test_every_asset_materialises_and_every_check_passes(first_run):
     assert len(first_run.get_asset_check_evaluations()) >= 2 * len(CONTRACTS) + 30
 
 
+def test_every_table_materialisation_carries_its_row_count(first_run, pipeline_settings):
+    counted = {}
+    for event in first_run.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        if "dagster/row_count" in materialization.metadata:
+            counted[materialization.asset_key.path[-1]] = materialization.metadata[
+                "dagster/row_count"
+            ].value
+    # ingestion, seeds and dbt tables alike; views are not counted (that would run them)
+    assert {"shop_orders", "currency_rates", "customer_360", "ml_training_snapshots"} <= set(
+        counted
+    )
+    with duckdb.connect(str(pipeline_settings.duckdb_path), read_only=True) as con:
+        assert (
+            counted["customer_360"]
+            == con.execute("select count(*) from marts.customer_360").fetchone()[0]
+        )
+
+
 def test_quarantine_matches_the_planted_dirty_rows_exactly(first_run, pipeline_settings, generated):
     for table, kinds in generated.dirty_rows.items():
         planted = sum(n for kind, n in kinds.items() if kind in ROW_KINDS_QUARANTINED)
@@ -132,6 +152,47 @@ def test_dbt_unit_tests_pass(first_run, pipeline_settings):
     assert summary and summary[1] == summary[2] and int(summary[2]) >= 7, done.stdout[-2000:]
 
 
+def test_dbt_docs_generate_and_every_mart_model_and_column_is_described(
+    activation_run, pipeline_settings, tmp_path
+):
+    from dagster_project.dbt import dbt_project
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "docs", "generate", "--target-path",
+         str(tmp_path), "--profiles-dir", str(dbt_project.profiles_dir)],
+        cwd=dbt_project.project_dir, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    marts = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model"
+        and node["original_file_path"].startswith("models/marts")
+    }
+    assert len(marts) >= 15 and set(marts) <= set(catalog["nodes"])
+    undescribed = [node["name"] for node in marts.values() if not node["description"].strip()]
+    for uid, node in marts.items():
+        described = {
+            name.lower() for name, c in node["columns"].items() if c["description"].strip()
+        }
+        undescribed += [
+            f"{node['name']}.{column}"
+            for column in catalog["nodes"][uid]["columns"]
+            if column.lower() not in described
+        ]
+    assert undescribed == []
+    # the destinations, as exposures of the tables synced to them
+    destinations = {
+        e["name"]: e["depends_on"]["nodes"]
+        for e in manifest["exposures"].values()
+        if e["type"] == "application"
+    }
+    assert set(destinations) == {"hubspot", "klaviyo", "salesforce"}
+    assert "model.nextsale.hubspot__contacts" in destinations["hubspot"]
+
+
 def test_running_again_loads_nothing_twice(second_run, pipeline_settings, generated):
     result, counts_before = second_run
     assert result.success
@@ -160,6 +221,7 @@ def test_a_file_missing_a_column_blocks_downstream_but_loads_the_rest(tmp_path, 
         "shop/orders/part-99999.csv: missing required column(s) customer_id, currency"
         in check.description
     )
+    assert "The dbt models built from raw.shop_orders are held back this run" in check.description
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "raw/shop_orders" in materialised and "marts/customer_360" not in materialised
     ((kept,),) = query(settings, "select count(*) from raw.shop_orders")

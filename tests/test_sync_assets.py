@@ -112,8 +112,11 @@ def test_an_empty_audience_blocks_every_sync(copied, servers):
     with duckdb.connect(str(copied.duckdb_path)) as con:
         con.execute("update activation.audience_members set is_sendable = false")
     result = materialize_syncs(copied)
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks["audiences_not_empty"] is False
+    (check,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "audiences_not_empty"
+    ]
+    assert check.passed is False
+    assert "every sync is held back" in check.description
     assert not result.get_asset_materialization_events()
     assert all(not server.received for server in servers.values())
 

@@ -12,7 +12,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.dbt import dbt_project
+from dagster_project.resources import Warehouse
 
 # dbt folder (under models/) -> Dagster asset group, so the UI shows one group per layer.
 LAYER_GROUPS = {
@@ -22,6 +24,11 @@ LAYER_GROUPS = {
     "ml": "ml",
     "activation": "activation",
 }
+
+
+# What people act on is refreshed daily; staging and intermediate models are views or inputs,
+# and their freshness shows in what is built from them.
+FRESH_DAILY_GROUPS = {"marts", "activation"}
 
 
 class NextsaleDbtTranslator(DagsterDbtTranslator):
@@ -37,6 +44,38 @@ class NextsaleDbtTranslator(DagsterDbtTranslator):
             if folder in LAYER_GROUPS:
                 return LAYER_GROUPS[folder]
         return "staging"  # seeds: reference data read by staging
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.group_name in FRESH_DAILY_GROUPS:
+            return spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
+        return spec
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """A generic dbt test in words, for its asset check in the UI (singular tests carry their
+    own description in YAML)."""
+    meta = test.get("test_metadata") or {}
+    kwargs = meta.get("kwargs", {})
+    column = f"`{kwargs['column_name']}`" if kwargs.get("column_name") else "the row"
+    rule = {
+        "not_null": f"{column} is never null",
+        "unique": f"{column} is unique",
+        "accepted_values": f"{column} is one of {', '.join(map(str, kwargs.get('values', [])))}",
+        "relationships": f"every {column} is a `{kwargs.get('field')}` of "
+        f"{str(kwargs.get('to', '')).removeprefix('ref(').removesuffix(')').strip(chr(39))}",
+        "unique_combination": f"({', '.join(kwargs.get('columns', []))}) is unique",
+        "at_most": f"{column} is at most {kwargs.get('value')}",
+    }.get(meta.get("name"), f"dbt test {test['name']} passes")
+    if test.get("config", {}).get("severity", "error").lower() == "warn":
+        return f"{rule[0].upper()}{rule[1:]} (dbt warns, nothing is held back)."
+    return f"{rule[0].upper()}{rule[1:]}; when it fails, dbt skips every model built from this one."
 
 
 class DbtBuildConfig(dg.Config):
@@ -57,6 +96,55 @@ def dbt_build_args(config: DbtBuildConfig) -> list[str]:
 ACTIVATION = "tag:activation"
 
 
+def row_count_sql(nodes: Mapping[str, Mapping[str, Any]], unique_ids: list[str]) -> str | None:
+    """One query counting the rows of every table among the built nodes (views are left out:
+    counting one runs its whole query)."""
+    tables = [
+        nodes[uid]
+        for uid in unique_ids
+        if nodes.get(uid, {}).get("config", {}).get("materialized")
+        in ("table", "incremental", "seed")
+    ]
+    if not tables:
+        return None
+    return " union all ".join(
+        f"select '{t['unique_id']}' as unique_id, count(*) as row_count "
+        f'from "{t["schema"]}"."{t.get("alias") or t["name"]}"'
+        for t in tables
+    )
+
+
+def with_row_counts(
+    events: Iterator[Any], nodes: Mapping[str, Mapping[str, Any]], warehouse: Warehouse
+) -> Iterator[Any]:
+    """dbt's events, each table's with `dagster/row_count`. DuckDB has one writer and dbt holds
+    the file until the build ends (dagster-dbt's fetch_row_counts queries while it runs and
+    fails), so the events are held, the rows counted in one query, then the events passed on,
+    also when dbt failed part-way."""
+    held: list[Any] = []
+    failure: Exception | None = None
+    try:
+        held.extend(events)
+    except Exception as error:  # report what was built, then fail as dbt did
+        failure = error
+    built = [
+        e.metadata["unique_id"].value
+        for e in held
+        if isinstance(e, dg.Output | dg.AssetMaterialization) and "unique_id" in e.metadata
+    ]
+    sql = row_count_sql(nodes, built)
+    counts = dict(warehouse.client().query(sql).itertuples(index=False)) if sql else {}
+    for event in held:
+        uid = getattr(event, "metadata", {}).get("unique_id")
+        if uid is not None and uid.value in counts:
+            event = event.with_metadata(
+                {**event.metadata, "dagster/row_count": int(counts[uid.value])}
+            )
+        yield event
+    if failure is not None:
+        raise failure
+
+
 def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
     @dbt_assets(
         name=name,
@@ -68,9 +156,13 @@ def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
         **selection,
     )
     def _dbt(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: Warehouse,
+        config: DbtBuildConfig,
     ) -> Iterator[Any]:
-        yield from dbt.cli(dbt_build_args(config), context=context).stream()
+        invocation = dbt.cli(dbt_build_args(config), context=context)
+        yield from with_row_counts(invocation.stream(), invocation.manifest["nodes"], warehouse)
 
     return _dbt
 

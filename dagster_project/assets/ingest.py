@@ -32,11 +32,21 @@ def _reasons_table(load: TableLoad) -> str:
     return "\n".join(lines)
 
 
+HELD_BACK = "The dbt models built from raw.{table} are held back this run."
+
+
 def _files_problem(contract: Contract, load: TableLoad, landing: str) -> str | None:
+    held = HELD_BACK.format(table=contract.table)
     if load.rejected:
-        return "Rejected whole: " + "; ".join(f.error or f.file for f in load.rejected)
+        rejected = "; ".join(f.error or f.file for f in load.rejected)
+        return (
+            f"Rejected whole: {rejected}. {held} The other files were loaded; fix or remove the "
+            "rejected ones and run again."
+        )
     if not load.files and not contract.optional:
-        return f"No landing files in {landing}/{contract.folder}; see README 'Your own data'."
+        return (
+            f"No landing files in {landing}/{contract.folder}. {held} See README 'Your own data'."
+        )
     return None
 
 
@@ -92,7 +102,9 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
                 dg.AssetCheckResult(
                     check_name=ROWS_RECONCILE,
                     passed=not mismatches,
-                    description="; ".join(mismatches) or None,
+                    description=f"{'; '.join(mismatches)}. {HELD_BACK.format(table=contract.table)}"
+                    if mismatches
+                    else None,
                     metadata={"mismatched_files": len(mismatches)},
                 ),
                 dg.AssetCheckResult(

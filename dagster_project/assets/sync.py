@@ -4,10 +4,10 @@ blocking check that there is an audience to send. Without credentials a sync is 
 planned requests land under the artifacts folder."""
 
 import shutil
-from datetime import timedelta
 
 import dagster as dg
 
+from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from nextsale.sync import DESTINATIONS, SyncError, sync
 from nextsale.warehouse import pull_schema
@@ -64,6 +64,11 @@ def audiences_not_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
     sendable = sum(r[1] for r in rows)
     return dg.AssetCheckResult(
         passed=sendable > 0,
+        description=None
+        if sendable
+        else f"No audience has anyone who may be sent ({sum(r[2] for r in rows):,} members, all "
+        "held back by consent, suppression, holdout or the cap): every sync is held back, so the "
+        "destination lists are not emptied. Check scores.customer_scores and the consent flags.",
         metadata={
             "sendable_members": sendable,
             "audiences": dg.MetadataValue.md(
@@ -103,9 +108,15 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
         description=f"Sends new and changed rows of {destination.table} to {name}, deletes "
         "erased people there, and logs the run in sync.log (failures in sync.failures). "
         f"Without {destination.token_env} it is a dry run.",
-        # a scheduled sync that silently stops running shows up as overdue
-        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)),
-        check_specs=[dg.AssetCheckSpec("no_failed_records", asset=["sync", name])],
+        freshness_policy=DAILY_FRESHNESS,
+        check_specs=[
+            dg.AssetCheckSpec(
+                "no_failed_records",
+                asset=["sync", name],
+                description=f"{name} accepted every record (warns; each refused record is in "
+                "sync.failures with the vendor's message and is retried on the next run).",
+            )
+        ],
     )
     def _sync(context: dg.AssetExecutionContext):
         warehouse: Warehouse = context.resources.warehouse
