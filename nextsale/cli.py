@@ -232,9 +232,19 @@ def sync(destination: str, dry_run: bool, out: Path | None, mirror: bool) -> Non
     try:
         # the engine diffs in the DuckDB file; on a server target it gets the tables first
         pull_schema(settings.warehouse(), settings.duckdb_path, "activation")
-        result = run_sync(destination, settings.duckdb_path, env=os.environ, dry_run_dir=out)
+        with SyncProgress(destination) as progress:
+            result = run_sync(
+                destination,
+                settings.duckdb_path,
+                env=os.environ,
+                dry_run_dir=out,
+                progress=None if out else progress,
+            )
     except SyncError as e:
-        raise click.ClickException(str(e)) from e
+        raise click.ClickException(
+            f"{e}\nEach run is in sync.log and each refused record in sync.failures (README "
+            "'When a sync fails')."
+        ) from e
     click.echo(format_sync(result.log, out))
     for failure in result.failures[:10]:
         click.echo(f"  failed {failure['record_key']}: {failure['message']}")
@@ -263,6 +273,27 @@ def report(out: Path | None) -> None:
         )
     path = write_report(settings, out or settings.artifacts_dir / "report.html")
     click.echo(f"Report: {path.resolve()}")
+
+
+class SyncProgress:
+    """A progress bar over the records a sync confirms; it starts once the plan says how many."""
+
+    def __init__(self, destination: str):
+        self.label = f"Syncing {destination}"
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def __enter__(self) -> SyncProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 def format_sync(log: dict, out: Path | None) -> str:

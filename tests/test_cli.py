@@ -72,3 +72,21 @@ def test_summary_lists_layers_and_quarantine(first_run, pipeline_settings, monke
     assert result.exit_code == 0, result.output
     for text in ("raw_quarantine", "staging", "customer_360", "exact duplicate"):
         assert text in result.output
+
+
+def test_a_sync_shows_progress_and_its_result(activation_run, pipeline_settings, tmp_path):
+    from nextsale.sync.local_vendors import HubSpotServer
+
+    warehouse = shutil.copy(pipeline_settings.duckdb_path, tmp_path / "warehouse.duckdb")
+    with HubSpotServer(token="cli-token") as server:
+        env = {
+            "NEXTSALE_DUCKDB_PATH": str(warehouse),
+            "HUBSPOT_ACCESS_TOKEN": "cli-token",
+            "HUBSPOT_BASE_URL": server.url,
+        }
+        result = CliRunner().invoke(main, ["sync", "hubspot"], env=env)
+        assert result.exit_code == 0, result.output
+        assert server.invalid_requests == []
+    assert "Syncing hubspot" in result.output
+    assert f"sent {len(server.contacts):,}, failed 0" in result.output
+    assert "cli-token" not in result.output

@@ -96,6 +96,8 @@ def test_sync_assets_send_everything_with_the_log_as_metadata(copied, servers):
     ]
     again = sync_metadata(materialize_syncs(copied))
     assert all(values["sent"] == 0 for values in again.values())
+    # the asset's sync log lists this run and the one before, newest first
+    assert all(values["sync_log"].count("| success |") == 2 for values in again.values())
 
 
 def test_without_tokens_the_sync_assets_are_dry_runs(copied):

@@ -45,6 +45,7 @@ def model_card(manifest: dict) -> str:
 
 def model_metadata(run: ModelRun, saved: artifacts.SavedVersion) -> dict:
     metadata: dict = {
+        "model_vs_baselines": dg.MetadataValue.md(model_card(saved.manifest)),
         "version": saved.version,
         "published": saved.published,
         "artifact": dg.MetadataValue.path(str(saved.path)),
@@ -58,7 +59,6 @@ def model_metadata(run: ModelRun, saved: artifacts.SavedVersion) -> dict:
         "n_test": run.n_test,
         "training_data_sha256": run.data_hash,
         "fit_seconds": round(run.fit_seconds, 2),
-        "model_vs_baselines": dg.MetadataValue.md(model_card(saved.manifest)),
     }
     metadata |= {f"model/{k}": float(v) for k, v in run.metrics.items()}
     for baseline, values in run.baselines.items():

@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from nextsale.sync import DESTINATIONS, SyncError, sync
+from nextsale.sync.state import recent_runs
 from nextsale.warehouse import pull_schema
 
 AUDIENCES = dg.AssetKey(["activation", "audience_members"])
@@ -94,6 +95,21 @@ def failures_table(failures: list[dict], limit: int = 20) -> str:
     return f"| record | status | the vendor's message |\n|---|---:|---|\n{rows}{more}"
 
 
+def sync_log_table(runs) -> str:
+    """The destination's latest runs (sync.log), newest first, as Markdown."""
+    rows = "\n".join(
+        f"| {r.finished_at:%Y-%m-%d %H:%M} | {r.status} | {r.planned_upserts:,} | "
+        f"{r.planned_deletes:,} | {r.sent:,} | {r.failed:,} | {r.deleted:,} | {r.requests:,} | "
+        f"{r.retried:,} | {r.throttled:,} | {r.duration_s:.1f} | {(r.message or '')[:120]} |"
+        for r in runs.itertuples()
+    )
+    return (
+        "| finished (UTC) | status | to upsert | to delete | sent | failed | deleted | requests "
+        "| retried | throttled | seconds | message |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n" + rows
+    )
+
+
 def build_sync_asset(name: str) -> dg.AssetsDefinition:
     destination = DESTINATIONS[name]
     table = dg.AssetKey(destination.table.split("."))
@@ -146,6 +162,7 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
             "duration_s": dg.MetadataValue.float(float(log["duration_s"])),
             "diff_s": dg.MetadataValue.float(float(log.get("diff_s") or 0.0)),
             "failures": dg.MetadataValue.md(failures_table(result.failures)),
+            "sync_log": dg.MetadataValue.md(sync_log_table(recent_runs(warehouse.database, name))),
         }
         if dry_run_dir is not None:
             metadata["dry_run_requests"] = dg.MetadataValue.path(str(dry_run_dir))

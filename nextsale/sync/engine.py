@@ -18,7 +18,7 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +59,7 @@ def sync(
     poll_seconds: float = 2.0,
     max_in_flight: int = 1,
     client_options: Mapping | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SyncResult:
     """Sync one destination from the warehouse at `database`. Without the destination's token,
     or with `dry_run_dir`, nothing is sent: the planned requests are written there instead.
@@ -67,7 +68,10 @@ def sync(
     the batch in flight unconfirmed, and with it only the instant between the vendor's answer
     and the checkpoint; more gets closer to the rate limit when the vendor is slow to answer, at
     the price of up to that many batches sent again after a crash (upserts: harmless, but not
-    exactly once)."""
+    exactly once).
+
+    `progress(done, total)` is called as upserts are confirmed (records sent or refused, of
+    those planned), for a progress bar."""
     destination = destination_for(name, env)
     if destination.token is None and dry_run_dir is None:
         raise SyncError(
@@ -97,7 +101,7 @@ def sync(
         }  # fmt: skip
         failures: list[Outcome] = []
         try:
-            run = Run(destination, ctx, entry, failures, max_in_flight)
+            run = Run(destination, ctx, entry, failures, max_in_flight, progress)
             run.resume()
             plan = state.plan(
                 destination.table,
@@ -148,7 +152,9 @@ class Run:
     entry: dict
     failures: list[Outcome]
     max_in_flight: int = 1
+    progress: Callable[[int, int], None] | None = None
     jobs: list[tuple[str, str, list[dict]]] = field(default_factory=list)
+    confirmed: int = 0
 
     @property
     def state(self) -> SyncState:
@@ -249,6 +255,9 @@ class Run:
         self.state.record_upserts(records, outcomes, self.destination.match, self.destination.email)
         self.entry["sent"] += sum(o.ok is True for o in outcomes)
         self.note_failures(outcomes)
+        self.confirmed += len(records)
+        if self.progress is not None:
+            self.progress(self.confirmed, self.entry.get("planned_upserts") or self.confirmed)
 
     def note_failures(self, outcomes: list[Outcome]) -> None:
         failed = [o for o in outcomes if o.ok is False]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -271,3 +272,14 @@ class SyncState:
             f"insert into sync.log values ({', '.join('?' * len(columns))})",
             [entry.get(c) for c in columns],
         )
+
+
+def recent_runs(database: Path, destination: str, limit: int = 10) -> pd.DataFrame:
+    """The destination's latest runs from sync.log, newest first (the sync asset shows them)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(
+            "select finished_at, status, planned_upserts, planned_deletes, sent, failed, deleted, "
+            "requests, retried, throttled, duration_s, message from sync.log "
+            "where destination = ? order by finished_at desc limit ?",
+            [destination, limit],
+        ).df()
