@@ -75,6 +75,27 @@ def decile_error(actual: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
     )
 
 
+def reorder_table(time: np.ndarray, event: np.ndarray, predicted_time: np.ndarray) -> pd.DataFrame:
+    """Per decile of predicted days to the next order (1 = soonest): the share who did order
+    again while observed, and their median days. A good ranking puts the reorders up front."""
+    frame = pd.DataFrame(
+        {
+            "decile": _deciles(-np.asarray(predicted_time, dtype=float)),
+            "event": np.asarray(event, dtype=float),
+            "days": np.where(np.asarray(event, dtype=bool), time, np.nan),
+            "predicted": predicted_time,
+        }
+    )
+    table = (
+        frame.groupby("decile")
+        .agg(people=("event", "size"), reordered=("event", "mean"), predicted=("predicted", "mean"),
+             median_days=("days", "median"))
+        .reset_index()
+    )  # fmt: skip
+    table["lift"] = table["reordered"] / max(frame["event"].mean(), 1e-12)
+    return table
+
+
 def regression(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     actual = np.asarray(actual, dtype=float)
     predicted = np.asarray(predicted, dtype=float)

@@ -278,28 +278,30 @@ def _baseline_predictions(
     return out
 
 
-CHART_TABLES = {
-    "classifier": {"lift": metrics.lift_table, "calibration": metrics.calibration_table},
-    "tweedie": {"deciles": metrics.decile_error},
-    "quantile": {"deciles": metrics.decile_error},
-}
-
-
 def chart_tables(
-    spec: ModelSpec, labels: pd.Series, predictions: dict[str, np.ndarray]
+    spec: ModelSpec, test: pd.DataFrame, predictions: dict[str, np.ndarray], window_end: date
 ) -> dict[str, pd.DataFrame]:
-    """The test cutoff's lift and calibration (classifiers) or deciles (revenue) of the model
-    and of each baseline on the same rows, one table per chart with a `scorer` column."""
-    y = labels.to_numpy(dtype=int if spec.kind == "classifier" else float)
+    """The test cutoff's tables for charts, for the model and each baseline on the same rows,
+    one table per chart with a `scorer` column: lift and calibration (classifiers), actual
+    value per decile (revenue), reorders per decile of predicted days (survival)."""
+    if spec.kind == "classifier":
+        y = test[spec.label].to_numpy(dtype=int)
+        builders = {
+            "lift": lambda p: metrics.lift_table(y, p),
+            "calibration": lambda p: metrics.calibration_table(y, p),
+        }
+    elif spec.kind == "survival":
+        lower, upper = survival_bounds(test, spec, window_end)
+        builders = {"reorders": lambda p: metrics.reorder_table(lower, np.isfinite(upper), p)}
+    else:
+        y = test[spec.label].to_numpy(dtype=float)
+        builders = {"deciles": lambda p: metrics.decile_error(y, p)}
     return {
         table: pd.concat(
-            [
-                build(y, np.asarray(p, dtype=float)).assign(scorer=name)
-                for name, p in predictions.items()
-            ],
+            [build(np.asarray(p, dtype=float)).assign(scorer=n) for n, p in predictions.items()],
             ignore_index=True,
         )
-        for table, build in CHART_TABLES.get(spec.kind, {}).items()
+        for table, build in builders.items()
     }
 
 
@@ -404,7 +406,10 @@ def train_and_evaluate(
 
     y = split.test[spec.label]
     run.tables = chart_tables(
-        spec, y, {"model": prediction} | {n: p for n, (p, _) in baseline_predictions.items()}
+        spec,
+        split.test,
+        {"model": prediction} | {n: p for n, (p, _) in baseline_predictions.items()},
+        calendar.as_of,
     )
     if spec.name == "purchase_propensity":
         # churn risk is 1 - P(purchase) for past buyers: judge it on them alone

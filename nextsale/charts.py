@@ -64,8 +64,16 @@ def _usd(value: float, _position=None) -> str:
     return f"${value:,.0f}"
 
 
-def decile_bars(records: Sequence[Mapping], value: str, ylabel: str, *, reference=None) -> str:
-    """Grouped bars per score decile (1 = highest scores): the model beside each baseline."""
+def decile_bars(
+    records: Sequence[Mapping],
+    value: str,
+    ylabel: str,
+    *,
+    reference: float | None = None,
+    formatter=None,
+    xlabel: str = "decile of predicted score (1 = highest)",
+) -> str:
+    """Grouped bars per score decile: the model beside each baseline."""
     table = pd.DataFrame(records)
     scorers = _scorers(table)
     colors = _colors(scorers)
@@ -84,10 +92,10 @@ def decile_bars(records: Sequence[Mapping], value: str, ylabel: str, *, referenc
     if reference is not None:
         axes.axhline(reference, color="#cf222e", linewidth=1, linestyle="--", label="average")
     axes.set_xticks(range(1, 11))
-    axes.set_xlabel("decile of predicted score (1 = highest)")
+    axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
-    if value in ("actual", "predicted"):
-        axes.yaxis.set_major_formatter(FuncFormatter(_usd))
+    if formatter is not None:
+        axes.yaxis.set_major_formatter(FuncFormatter(formatter))
     axes.legend(frameon=False, fontsize=8)
     _style(axes)
     return data_uri(figure)
@@ -129,9 +137,22 @@ def calibration_chart(records: Sequence[Mapping], observed: str, *, money: bool 
 
 def model_charts(manifest: Mapping) -> dict[str, str]:
     """A model version's charts on its test cutoff, by title: lift and calibration for
-    classifiers, actual value by decile and calibration for revenue models."""
+    classifiers, actual value by decile and calibration for revenue models, reorders by decile
+    for the survival model (its censored times have no honest calibration plot)."""
     tables = manifest.get("charts") or {}
     charts = {}
+    if "reorders" in tables:
+        rows = pd.DataFrame(tables["reorders"])
+        model = rows[rows["scorer"] == "model"]
+        average = float((model["reordered"] * model["people"]).sum() / model["people"].sum())
+        charts["Ordered again by decile"] = decile_bars(
+            tables["reorders"],
+            "reordered",
+            "share who ordered again",
+            reference=average,
+            formatter=lambda v, _: f"{v:.0%}",
+            xlabel="decile of predicted days to next order (1 = soonest)",
+        )
     if "lift" in tables:
         charts["Lift by decile"] = decile_bars(
             tables["lift"], "lift", "positive rate / average rate", reference=1.0
@@ -140,7 +161,7 @@ def model_charts(manifest: Mapping) -> dict[str, str]:
         charts["Calibration"] = calibration_chart(tables["calibration"], "observed")
     if "deciles" in tables:
         charts["Actual value by decile"] = decile_bars(
-            tables["deciles"], "actual", "mean actual value"
+            tables["deciles"], "actual", "mean actual value", formatter=_usd
         )
         charts["Calibration"] = calibration_chart(tables["deciles"], "actual", money=True)
     return charts
