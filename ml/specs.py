@@ -68,7 +68,8 @@ SPECS: dict[str, ModelSpec] = {
             main_metric="c_index",
             higher_is_better=True,
             floor=("c_index", 0.55),
-            baselines=("purchase_rhythm",),
+            # the rule a CRM ships (average gap - recency), and a censoring-aware RFM rule
+            baselines=("purchase_rhythm", "rfm_cell_hazard"),
             description="Expected days to the next paid order, for people with 2+ orders: an "
             "accelerated failure time survival model, so people who have not bought again yet "
             "count as censored, not as never.",

@@ -245,7 +245,7 @@ def score_predictions(
 
 
 def _baseline_predictions(
-    spec: ModelSpec, split: Split, horizon_days: int
+    spec: ModelSpec, split: Split, horizon_days: int, window_end: date
 ) -> dict[str, tuple[np.ndarray, float]]:
     """Each baseline's predictions for the test rows, and its fit time."""
     out: dict[str, tuple[np.ndarray, float]] = {}
@@ -272,6 +272,10 @@ def _baseline_predictions(
             )
         elif name == "purchase_rhythm":
             prediction = baselines.purchase_rhythm(split.test)
+        elif name == "rfm_cell_hazard":
+            days, upper = survival_bounds(train, spec, window_end)
+            baseline = baselines.RfmCellHazard().fit(train, days, np.isfinite(upper))
+            prediction = baseline.predict(split.test)
         else:
             raise ValueError(f"unknown baseline {name!r}")
         out[name] = (prediction, time.perf_counter() - started)
@@ -399,7 +403,7 @@ def train_and_evaluate(
     run.model = model
     prediction = model.predict(split.test)
     run.metrics = score_predictions(spec, split.test, prediction, calendar.as_of)
-    baseline_predictions = _baseline_predictions(spec, split, horizon)
+    baseline_predictions = _baseline_predictions(spec, split, horizon, calendar.as_of)
     for name, (baseline, seconds) in baseline_predictions.items():
         run.baselines[name] = score_predictions(spec, split.test, baseline, calendar.as_of)
         run.baseline_seconds[name] = seconds
