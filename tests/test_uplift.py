@@ -100,6 +100,11 @@ def test_hillstrom_evaluation_reports_each_scorer_with_intervals(tmp_path):
     for row in results["targeting"]:
         low, high = row["qini_ci"]
         assert low <= high
+    lift = pd.DataFrame(results["lift"])
+    assert set(lift["measure"]) == {"visit_rate", "conversion_rate", "revenue_per_member",
+                                    "average_order_value", "incremental_revenue"}  # fmt: skip
+    visits = lift[lift["measure"] == "visit_rate"]
+    assert (visits["lift"] > 0).all()  # both e-mails raised visits, in the sample too
     offers = pd.DataFrame(results["offers"])
     assert "higher uplift (x_learner)" in set(offers["policy"])
     write_doc(results, 1.0, tmp_path / "uplift.md")
