@@ -12,9 +12,11 @@ this size, how large a lift in the conversion rate could have been told from non
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
 MEASURES = ("conversion_rate", "revenue_per_member", "average_order_value")
@@ -72,7 +74,9 @@ def measure_lift(
         t = rng.integers(0, len(t_conv), len(t_conv))
         h = rng.integers(0, len(h_conv), len(h_conv))
         draws[i] = _measures(t_conv[t], t_rev[t]) - _measures(h_conv[h], h_rev[h])
-    low, high = np.nanpercentile(draws, [2.5, 97.5], axis=0)
+    with warnings.catch_warnings():  # AOV has no draws when nobody converted: NaN, said so
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(draws, [2.5, 97.5], axis=0)
     lifts = {
         m: Lift(m, float(treated[k]), float(holdout[k]), float(treated[k] - holdout[k]),
                 float(low[k]), float(high[k]))
@@ -98,3 +102,53 @@ def minimum_detectable_lift(
     p = min(max(base_rate, 1e-6), 1 - 1e-6)
     spread = np.sqrt(p * (1 - p) * (1 / treated + 1 / holdout))
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * spread)
+
+
+MIN_HOLDOUT = 100  # below this many held-out people no rate is worth reporting
+LIFT_COLUMNS = [
+    "campaign_id", "audience", "offer", "measure", "sent", "holdout", "treated_value",
+    "holdout_value", "lift", "lift_low", "lift_high", "relative_lift", "is_significant",
+    "detectable_conversion_lift", "holdout_can_measure",
+]  # fmt: skip
+
+
+def lift_table(outcomes: pd.DataFrame, rounds: int = 1000) -> pd.DataFrame:
+    """Measured lift per campaign and audience, for all its offers together and for each offer
+    against the same holdout: one row per (campaign, audience, offer) and measure, with the
+    group sizes, the interval, and whether the holdout could have measured a lift at all (at
+    least MIN_HOLDOUT people, and a tripling of the conversion rate detectable).
+
+    `outcomes` has one row per send or holdout member: campaign_id, audience, offer_type,
+    offer_value, is_holdout, converted, revenue_usd (campaign_outcomes, windows complete)."""
+    frame = outcomes.assign(
+        offer=lambda f: (f["offer_type"].fillna("") + " " + f["offer_value"].fillna("")).str.strip()
+    )
+    rows = []
+    for (campaign, audience), group in frame.groupby(["campaign_id", "audience"], sort=True):
+        holdout = group[group["is_holdout"]]
+        treated = group[~group["is_holdout"]]
+        offers = [("all offers", treated)] + [
+            (offer, rows_) for offer, rows_ in treated.groupby("offer", sort=True)
+        ]
+        base_rate = float(group["converted"].mean())
+        for offer, sent in offers:
+            detectable = minimum_detectable_lift(len(sent), len(holdout), base_rate)
+            # too small to measure anything: not even a tripling of the rate would show
+            measurable = len(holdout) >= MIN_HOLDOUT and detectable <= 2 * base_rate
+            if len(sent) == 0 or len(holdout) == 0:
+                continue
+            lifts = measure_lift(
+                sent["converted"].to_numpy(float), sent["revenue_usd"].to_numpy(float),
+                holdout["converted"].to_numpy(float), holdout["revenue_usd"].to_numpy(float),
+                rounds=rounds,
+            )  # fmt: skip
+            for lift in lifts.values():
+                rows.append(
+                    {"campaign_id": campaign, "audience": audience, "offer": offer,
+                     "measure": lift.measure, "sent": len(sent), "holdout": len(holdout),
+                     "treated_value": lift.treated, "holdout_value": lift.holdout,
+                     "lift": lift.lift, "lift_low": lift.low, "lift_high": lift.high,
+                     "relative_lift": lift.relative, "is_significant": lift.significant,
+                     "detectable_conversion_lift": detectable, "holdout_can_measure": measurable}
+                )  # fmt: skip
+    return pd.DataFrame(rows, columns=LIFT_COLUMNS)

@@ -213,6 +213,37 @@ CONTRACTS: tuple[Contract, ...] = (
             Column("active", BOOL),
         ),
     ),
+    Contract(
+        table="campaign_sends",
+        folder="campaigns/sends",
+        natural_key=("send_id",),
+        description="Campaign sends: who was sent which offer on which channel and when, and "
+        "the audience members kept back as its holdout (is_holdout, nothing sent), so that "
+        "each campaign's lift can be measured. Optional: shops without campaign logs have none.",
+        optional=True,
+        columns=(
+            Column("send_id", not_null=True),
+            Column("campaign_id", not_null=True),
+            # the person, by the identifier the sending tool knows: an email (or a CRM id)
+            Column("email"),
+            Column("contact_id", required=False),
+            Column("audience", not_null=True),
+            Column(
+                "offer_type",
+                check="{col} in ('product', 'free_shipping', 'discount')",
+                reason="offer_type is not product, free_shipping or discount",
+            ),
+            Column("offer_value"),
+            Column(
+                "channel",
+                not_null=True,
+                check="{col} in ('email', 'sms')",
+                reason="channel is not email or sms",
+            ),
+            Column("sent_at", TIMESTAMP, not_null=True),
+            Column("is_holdout", BOOL, not_null=True),
+        ),
+    ),
 )
 
 CONTRACTS_BY_TABLE = {c.table: c for c in CONTRACTS}

@@ -13,6 +13,12 @@ The data is realistic enough that the models have something true to find:
   a chance set by the appetite for tiers (upsell). Web sessions precede purchases (research
   visits with views and abandoned carts in the two weeks before), and people keep browsing while
   active and mostly stop after they drop out.
+* **Campaigns with a holdout** (``CAMPAIGNS``). Each goes to the past buyers reachable by email
+  or SMS; a tenth are kept back at random, the rest get one offer (a product pick, free shipping,
+  10 % or 20 % off) on one channel, both drawn at random. Whether it causes an order in the next
+  two weeks depends on the person's discount and price sensitivity, category appetite and
+  channel preference (the truth: ``_ground_truth/campaign_sends``), on top of what they would
+  have bought anyway, so lift can be measured and uplift learned.
 * **Messy identity.** Guest checkouts (email only) that later create an account and log in;
   people with a second email and up to three devices (cookies); CRM contacts who never buy; an
   email changed in the CRM (two versions of the contact row); colleagues sharing a company and
@@ -67,6 +73,12 @@ DIRT_CODES = {
     "exact_duplicate": 5,
 }
 TEST_ORDER_RATE = 0.003
+# (campaign id, days before the end of history it was sent)
+CAMPAIGNS = (("C01", 150), ("C02", 120), ("C03", 90), ("C04", 60), ("C05", 30))
+OFFERS = (("product", None), ("free_shipping", None), ("discount", "10"), ("discount", "20"))
+CAMPAIGN_HOLDOUT = 0.10
+ATTRIBUTION_DAYS = 14  # a campaign's orders come within two weeks of the send
+WIN_BACK_DAYS = 120  # past buyers silent this long are the win_back audience
 JUNK_CONTACT_RATE = 0.002
 SHARED_COOKIE_RATE = 0.01  # of people, at least 5 a chunk
 SHARED_COOKIE = "0000000000.shared-kiosk"
@@ -334,6 +346,86 @@ class _Chunk:
         orders["seq"] = orders.groupby("person").cumcount()
         return orders
 
+    def campaigns(
+        self, rng: np.random.Generator, orders: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The sends of every campaign (holdouts included) and the orders they caused, added
+        to `orders` (returned re-sorted, with `campaign_discount` on the caused ones)."""
+        p = self.people
+        reach_email = p["email_opt_in"].to_numpy() & ~p["do_not_contact"].to_numpy()
+        reach_sms = p["sms_opt_in"].to_numpy() & ~p["do_not_contact"].to_numpy()
+        sms_fit = p["sms_preference"].to_numpy()
+        top_pref = self.pref.max(axis=1)
+        effect_of = {  # the chance an offer causes an order, before the channel's fit
+            ("product", None): 0.10 * top_pref,
+            ("free_shipping", None): 0.10 * p["price_sensitivity"].to_numpy(),
+            ("discount", "10"): 0.12 * p["discount_sensitivity"].to_numpy(),
+            ("discount", "20"): 0.25 * p["discount_sensitivity"].to_numpy(),
+        }
+        person, day = orders["person"].to_numpy(), orders["day"].to_numpy()
+        sends, caused = [], []
+        for campaign, days_before in CAMPAIGNS:
+            sent_day = self.end - days_before + 0.4  # mid-morning UTC
+            last = np.full(self.n, -np.inf)
+            before = day < sent_day
+            np.maximum.at(last, person[before], day[before])
+            members = np.flatnonzero(np.isfinite(last) & (reach_email | reach_sms))
+            m = len(members)
+            holdout = rng.random(m) < CAMPAIGN_HOLDOUT
+            offer = rng.integers(0, len(OFFERS), m)
+            both = reach_email[members] & reach_sms[members]
+            channel = np.where(
+                both, np.where(rng.random(m) < 0.5, "sms", "email"),
+                np.where(reach_sms[members], "sms", "email"),
+            )  # fmt: skip
+            fit = np.where(channel == "sms", sms_fit[members], 1 - sms_fit[members])
+            effect = np.zeros(m)
+            for k, key in enumerate(OFFERS):
+                chosen = offer == k
+                effect[chosen] = effect_of[key][members[chosen]]
+            effect = np.where(holdout, 0.0, effect * fit)
+            responded = rng.random(m) < effect
+            offer_type = np.array([o[0] for o in OFFERS], dtype=object)[offer]
+            offer_value = np.array([o[1] for o in OFFERS], dtype=object)[offer]
+            sends.append(
+                pd.DataFrame(
+                    {
+                        "person": members,
+                        "campaign_id": campaign,
+                        "audience": np.where(
+                            sent_day - last[members] > WIN_BACK_DAYS, "win_back", "past_buyers"
+                        ),
+                        "offer_type": np.where(holdout, None, offer_type),
+                        "offer_value": np.where(holdout, None, offer_value),
+                        "channel": channel,
+                        "sent_day": sent_day,
+                        "is_holdout": holdout,
+                        "true_effect": effect,
+                        "responded": responded,
+                    }
+                )
+            )
+            who = members[responded]
+            caused.append(
+                pd.DataFrame(
+                    {
+                        "person": who,
+                        "day": sent_day
+                        + np.minimum(rng.exponential(3.0, len(who)), ATTRIBUTION_DAYS - 1),
+                        "campaign_discount": np.where(
+                            offer_type[responded] == "discount",
+                            pd.to_numeric(pd.Series(offer_value[responded]), errors="coerce") / 100,
+                            np.nan,
+                        ),
+                    }
+                )
+            )
+        orders = pd.concat([orders.drop(columns="seq"), *caused], ignore_index=True)
+        orders = orders[orders["day"] < self.end]
+        orders = orders.sort_values(["person", "day"], kind="stable", ignore_index=True)
+        orders["seq"] = orders.groupby("person").cumcount()
+        return pd.concat(sends, ignore_index=True), orders
+
     def lines(self, orders: pd.DataFrame) -> pd.DataFrame:
         """Products per order; category choice follows preferences and complements owned."""
         rng, p = self.rng, self.people
@@ -397,6 +489,9 @@ class _Chunk:
         orders["discount_rate"] = np.where(
             on_sale & (rng.random(len(orders)) < 0.3 + 0.7 * ds), 0.20, np.where(promo, 0.10, 0.0)
         )
+        # an order a discount campaign caused carries that campaign's discount
+        campaign = orders["campaign_discount"].to_numpy(dtype=float)
+        orders["discount_rate"] = np.where(np.isnan(campaign), orders["discount_rate"], campaign)
         price_usd = self.products["price"].to_numpy()[lines["product_idx"].to_numpy()]
         line_rate = order_rate[lines["order_row"].to_numpy()]
         lines["unit_price"] = np.round(np.round(price_usd / line_rate, 0) - 0.01, 2)
@@ -740,6 +835,7 @@ create or replace macro iso_local(day, offset_h) as
     || case when offset_h < 0 then '-' else '+' end
     || lpad(cast(abs(offset_h) as varchar), 2, '0') || ':00';
 create or replace macro order_key(i) as cast((getvariable('chunk') + 1) * 10000000 + i as varchar);
+create or replace macro send_key(campaign, pid) as campaign || '-' || cast(pid as varchar);
 create or replace macro test_order_key(i) as cast(999000000000 + getvariable('chunk') * 100000 + i as varchar);
 create or replace macro event_key(i) as md5(getvariable('seed') || '-e' || getvariable('chunk') || '-' || i);
 create or replace macro junk_contact_key(i) as cast(900000000000 + getvariable('chunk') * 100000 + i as varchar);
@@ -766,7 +862,7 @@ def generate(
     started = datetime.now(UTC)
     end_date = end_date or datetime.now(UTC).date()
     out_dir = Path(out_dir)
-    for folder in ("crm", "web", "shop", "_ground_truth"):
+    for folder in ("crm", "web", "shop", "campaigns", "_ground_truth"):
         shutil.rmtree(out_dir / folder, ignore_errors=True)
     end_day = float((end_date - date(1970, 1, 1)).days)
     start_day = end_day - HISTORY_DAYS
@@ -817,6 +913,7 @@ def generate(
         n = min(CHUNK_SIZE, customers - first_pid)
         sim = _Chunk(rng, first_pid, n, start_day, end_day, n_companies, products)
         orders = sim.orders()
+        sends, orders = sim.campaigns(np.random.default_rng([seed, chunk, 1]), orders)
         lines = sim.lines(orders)
         sim.price_orders(orders, lines, usd_per_unit)
         sim.crm_fields(orders)
@@ -827,6 +924,7 @@ def generate(
         sessions["session_row"] = np.arange(len(sessions))
         sessions["pid"] = np.where(sessions["person"] >= 0, sessions["person"] + first_pid, -1)
         events["event_row"] = np.arange(len(events))
+        sends["pid"] = sends["person"] + first_pid
         orders["dirt"] = _dirt(rng, len(orders), "shop_orders")
         lines["dirt"] = _dirt(rng, len(lines), "shop_order_lines")
         events["dirt"] = _dirt(rng, len(events), "web_events")
@@ -847,6 +945,7 @@ def generate(
             "events": events,
             "test_orders": tests,
             "junk": junk,
+            "sends": sends,
         }
         for name, frame in frames.items():
             con.register(name, frame)
@@ -864,6 +963,10 @@ def generate(
         )
         count("crm_deals", _write(con, _DEALS_SQL, out_dir / f"crm/deals/{part}.csv", "csv"))
         count(
+            "campaign_sends",
+            _write(con, _SENDS_SQL, out_dir / f"campaigns/sends/{part}.csv", "csv"),
+        )
+        count(
             "crm_erasure_requests",
             _write(con, _ERASURE_SQL, out_dir / f"crm/erasure_requests/{part}.csv", "csv"),
         )
@@ -873,6 +976,7 @@ def generate(
             ("persons", _PERSONS_TRUTH_SQL),
             ("identifiers", _IDENTIFIERS_TRUTH_SQL),
             ("dirty_rows", _DIRTY_TRUTH_SQL),
+            ("campaign_sends", _SENDS_TRUTH_SQL),
         ):
             (truth / name).mkdir(parents=True, exist_ok=True)
             con.execute(f"copy ({sql}) to '{truth / name / part}.parquet' (FORMAT PARQUET)")
@@ -949,6 +1053,19 @@ with numbered as (
 select * exclude (dirt, order_key) from (
     from shaped union all from test_rows union all (from shaped where dirt = 5)
 )
+"""
+
+_SENDS_SQL = """
+select send_key(campaign_id, pid) as send_id, campaign_id, p.email1 as email,
+       null as contact_id, audience,
+       offer_type, offer_value, channel, iso_utc(sent_day) as sent_at, is_holdout
+from sends join people p using (pid)
+order by campaign_id, pid
+"""
+
+_SENDS_TRUTH_SQL = """
+select send_key(campaign_id, pid) as send_id, pid, campaign_id, true_effect, responded
+from sends
 """
 
 _LINES_SQL = """
