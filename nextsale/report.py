@@ -56,6 +56,20 @@ from activation.audience_members
 group by audience
 order by members desc
 """
+CAMPAIGN_LIFT_SQL = """
+select campaign_id, audience, offer, sent, holdout, holdout_can_measure,
+    max(case when measure = 'conversion_rate' then treated_value end) as conversion_sent,
+    max(case when measure = 'conversion_rate' then holdout_value end) as conversion_holdout,
+    max(case when measure = 'conversion_rate' then lift end) as conversion_lift,
+    max(case when measure = 'conversion_rate' then lift_low end) as conversion_low,
+    max(case when measure = 'conversion_rate' then lift_high end) as conversion_high,
+    max(case when measure = 'incremental_revenue' then lift end) as incremental_revenue,
+    max(case when measure = 'incremental_revenue' then lift_low end) as incremental_low,
+    max(case when measure = 'incremental_revenue' then lift_high end) as incremental_high
+from scores.campaign_lift
+group by campaign_id, audience, offer, sent, holdout, holdout_can_measure
+order by campaign_id, audience, offer
+"""
 LAST_SYNCS_SQL = """
 select destination, status, dry_run, finished_at, rows_in_table, planned_upserts,
     planned_deletes, sent, failed, deleted, requests, run_id, message
@@ -99,6 +113,7 @@ class Report:
     audience_chart: str | None
     syncs: pd.DataFrame | None
     sync_failures: pd.DataFrame | None
+    campaign_lift: pd.DataFrame | None = None
 
 
 def _tables(warehouse: Warehouse) -> set[str]:
@@ -222,6 +237,8 @@ def collect(settings: Settings) -> Report:
         if len(audiences):
             report.audience_chart = charts.audience_chart(audiences)
             report.headline["sendable audience members"] = audiences["sendable"].sum()
+    if "scores.campaign_lift" in tables:
+        report.campaign_lift = warehouse.query(CAMPAIGN_LIFT_SQL)
     report.syncs, report.sync_failures = _sync_log(settings.duckdb_path)
     return report
 

@@ -13,6 +13,8 @@ from click.testing import CliRunner
 
 from ml import artifacts
 from ml.data import read_calendar, read_snapshot
+from ml.lift import lift_table
+from ml.score import write_table
 from ml.specs import SPECS
 from ml.train import train_and_evaluate
 from nextsale.cli import main
@@ -22,7 +24,8 @@ from tests.browser import Chromium
 from tests.conftest import settings_for
 
 SECTIONS = ("Segments", "Models against their baselines", "LTV and headroom",
-            "Audiences and their holdouts", "Last sync per destination")  # fmt: skip
+            "Audiences and their holdouts", "Measured lift of past campaigns",
+            "Last sync per destination")  # fmt: skip
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
@@ -50,6 +53,8 @@ def reported(activation_run, pipeline_settings, tmp_path_factory) -> tuple[Setti
         frame = read_snapshot(warehouse, spec.snapshot, "training")
         run = train_and_evaluate(spec, frame, calendar, expected_ltv=expected)
         artifacts.save(run, settings.artifacts_dir)
+    outcomes = warehouse.query("select * from marts.campaign_outcomes where is_window_complete")
+    write_table(warehouse, "campaign_lift", lift_table(outcomes, rounds=100))
     runner = CliRunner()
     env = cli_env(settings)
     synced = runner.invoke(
@@ -100,6 +105,9 @@ def test_the_report_shows_each_model_beside_its_baselines_and_the_last_sync(repo
         for baseline in manifest["baselines"]:
             assert f"<th>{baseline}</th>" in html, (name, baseline)
     assert "<td>hubspot</td>" in html and "dry run" in html
+    # every campaign's lift is shown, greyed out where the holdout cannot measure it (600 people)
+    assert all(f"<td>{c}</td>" in html for c in ("C01", "C02", "C03", "C04", "C05"))
+    assert 'class="unmeasurable"' in html
 
 
 def test_a_report_before_anything_ran_says_what_to_make(tmp_path):
