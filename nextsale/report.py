@@ -28,7 +28,9 @@ TEMPLATES = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
 )
 TEMPLATES.filters["number"] = charts.format_number
-TEMPLATES.filters["usd"] = lambda v: "–" if v is None or pd.isna(v) else f"${v:,.0f}"
+TEMPLATES.filters["usd"] = lambda v: (
+    "–" if v is None or pd.isna(v) else f"{'−' if v < 0 else ''}${abs(v):,.0f}"
+)
 TEMPLATES.filters["count"] = lambda v: "–" if v is None or pd.isna(v) else f"{int(v):,}"
 
 SEGMENTS_SQL = """
