@@ -127,16 +127,21 @@ def lift_table(outcomes: pd.DataFrame, rounds: int = 1000) -> pd.DataFrame:
     for (campaign, audience), group in frame.groupby(["campaign_id", "audience"], sort=True):
         holdout = group[group["is_holdout"]]
         treated = group[~group["is_holdout"]]
-        offers = [("all offers", treated)] + [
-            (offer, rows_) for offer, rows_ in treated.groupby("offer", sort=True)
-        ]
+        if treated.empty or holdout.empty:  # nothing to compare: flagged, never made up
+            rows += [
+                {"campaign_id": campaign, "audience": audience, "offer": "all offers",
+                 "measure": measure, "sent": len(treated), "holdout": len(holdout),
+                 "is_significant": False, "detectable_conversion_lift": float("inf"),
+                 "holdout_can_measure": False}
+                for measure in (*MEASURES, "incremental_revenue")
+            ]  # fmt: skip
+            continue
+        offers = [("all offers", treated), *treated.groupby("offer", sort=True)]
         base_rate = float(group["converted"].mean())
         for offer, sent in offers:
             detectable = minimum_detectable_lift(len(sent), len(holdout), base_rate)
             # too small to measure anything: not even a tripling of the rate would show
             measurable = len(holdout) >= MIN_HOLDOUT and detectable <= 2 * base_rate
-            if len(sent) == 0 or len(holdout) == 0:
-                continue
             lifts = measure_lift(
                 sent["converted"].to_numpy(float), sent["revenue_usd"].to_numpy(float),
                 holdout["converted"].to_numpy(float), holdout["revenue_usd"].to_numpy(float),

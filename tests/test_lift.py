@@ -4,9 +4,10 @@ matches the two-proportion formula."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from ml.lift import measure_lift, minimum_detectable_lift
+from ml.lift import lift_table, measure_lift, minimum_detectable_lift
 
 
 def groups(n_treated: int, n_holdout: int, rate_treated: float, rate_holdout: float, seed: int):
@@ -55,3 +56,15 @@ def test_an_empty_group_is_an_error_not_a_number():
     empty = np.array([])
     with pytest.raises(ValueError, match="both the treated group and the holdout"):
         measure_lift(np.ones(10), np.ones(10), empty, empty)
+
+
+def test_an_audience_without_a_holdout_is_flagged_not_dropped():
+    outcomes = pd.DataFrame(
+        {"campaign_id": "C1", "audience": ["a"] * 4 + ["b"] * 4, "offer_type": "discount",
+         "offer_value": "10", "is_holdout": [False] * 4 + [False, False, True, True],
+         "converted": [True, False, False, True] * 2, "revenue_usd": [10.0, 0, 0, 5.0] * 2}
+    )  # fmt: skip
+    table = lift_table(outcomes, rounds=50)
+    flagged = table[table["audience"] == "a"]
+    assert len(flagged) == 4 and not flagged["holdout_can_measure"].any()  # one per measure
+    assert flagged["holdout"].eq(0).all() and flagged["lift"].isna().all()
