@@ -20,6 +20,7 @@ from ml.artifacts import latest_manifest, published_version
 from ml.specs import SPECS
 from nextsale import charts
 from nextsale.config import Settings
+from nextsale.sync.state import LAST_RUNS_SQL, last_runs
 from nextsale.warehouse import Warehouse
 
 TEMPLATES = jinja2.Environment(
@@ -72,18 +73,10 @@ from scores.campaign_lift
 group by campaign_id, audience, offer, sent, holdout, holdout_can_measure
 order by campaign_id, audience, offer
 """
-LAST_SYNCS_SQL = """
-select destination, status, dry_run, finished_at, rows_in_table, planned_upserts,
-    planned_deletes, sent, failed, deleted, requests, run_id, message
-from sync.log
-qualify row_number() over (partition by destination order by finished_at desc) = 1
-order by destination
-"""
-FAILURES_SQL = """
+FAILURES_SQL = f"""
 select destination, message, count(*) as records, min(record_key) as example
 from sync.failures
-where run_id in (select run_id from sync.log
-    qualify row_number() over (partition by destination order by finished_at desc) = 1)
+where run_id in (select run_id from ({LAST_RUNS_SQL}) as last_runs)
 group by all
 order by records desc
 limit 20
@@ -165,7 +158,7 @@ def _sync_log(duckdb_path: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | No
         }
         if "log" not in present:
             return None, None
-        syncs = con.execute(LAST_SYNCS_SQL).df()
+        syncs = last_runs(con)
         failures = con.execute(FAILURES_SQL).df() if "failures" in present else None
     return syncs, failures
 

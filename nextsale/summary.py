@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from nextsale.sync.state import last_runs
+
 # Warehouse schemas in pipeline order, as the summary shows them.
 LAYERS = (
     "raw",
@@ -72,11 +74,11 @@ def read_summary(duckdb_path: Path) -> WarehouseSummary:
             else []
         )
         last_syncs = (
-            con.execute(
-                "select destination, status, finished_at, sent, failed, deleted from sync.log "
-                "qualify row_number() over (partition by destination order by finished_at desc) = 1 "
-                "order by destination"
-            ).fetchall()
+            list(
+                last_runs(con)[
+                    ["destination", "status", "finished_at", "sent", "failed", "deleted"]
+                ].itertuples(index=False, name=None)
+            )
             if ("sync", "log") in present
             else []
         )

@@ -274,6 +274,17 @@ class SyncState:
         )
 
 
+LAST_RUNS_SQL = (
+    "select * from sync.log qualify row_number() over "
+    "(partition by destination order by finished_at desc) = 1 order by destination"
+)
+
+
+def last_runs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The latest run of each destination (sync.log), for the summary and the report."""
+    return con.execute(LAST_RUNS_SQL).df()
+
+
 def recent_runs(database: Path, destination: str, limit: int = 10) -> pd.DataFrame:
     """The destination's latest runs from sync.log, newest first (the sync asset shows them)."""
     with duckdb.connect(str(database), read_only=True) as con:
