@@ -28,9 +28,9 @@ def _figure(width: float = 6.4, height: float = 3.2) -> Figure:
     return figure
 
 
-def _style(axes) -> None:
+def _style(axes, grid: str = "y") -> None:
     axes.spines[["top", "right"]].set_visible(False)
-    axes.grid(axis="y", color="#eaeef2", linewidth=0.8)
+    axes.grid(axis=grid, color="#eaeef2", linewidth=0.8)
     axes.set_axisbelow(True)
 
 
@@ -217,9 +217,7 @@ def bar_chart(
     axes.set_xlabel(xlabel)
     if money:
         axes.xaxis.set_major_formatter(FuncFormatter(_usd))
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.grid(axis="x", color="#eaeef2", linewidth=0.8)
-    axes.set_axisbelow(True)
+    _style(axes, grid="x")
     return data_uri(figure)
 
 
@@ -267,7 +265,5 @@ def audience_chart(audiences: pd.DataFrame) -> str:
         left += table[column].to_numpy(dtype=float)
     axes.set_xlabel("people")
     axes.legend(frameon=False, fontsize=8, loc="lower right")
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.grid(axis="x", color="#eaeef2", linewidth=0.8)
-    axes.set_axisbelow(True)
+    _style(axes, grid="x")
     return data_uri(figure)
