@@ -7,7 +7,7 @@ import os
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from dagster_project.assets.campaigns import campaign_lift_asset
+from dagster_project.assets.campaigns import campaign_lift_asset, offer_uplift_asset
 from dagster_project.assets.dbt import nextsale_dbt_activation, nextsale_dbt_models
 from dagster_project.assets.ingest import ingest_assets
 from dagster_project.assets.models import (
@@ -33,6 +33,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             next_best_offers_asset,
             nextsale_dbt_activation,
             campaign_lift_asset,
+            offer_uplift_asset,
             *sync_assets,
         ],
         asset_checks=[audiences_not_empty],

@@ -11,8 +11,10 @@ import pandas as pd
 
 from ml.data import read_snapshot
 from ml.explain import top_reasons
+from ml.offers import OFFER_COLUMNS, best_offers
 from ml.specs import SPECS
 from ml.train import TrainedModel
+from ml.uplift import UpliftModel
 from nextsale.warehouse import Warehouse, as_warehouse
 
 SCORES_SCHEMA = "scores"
@@ -70,11 +72,16 @@ def customer_scores(
 
 
 def next_best_offers(
-    warehouse: Warehouse | Path, cross_sell: TrainedModel | None, upsell: TrainedModel | None
+    warehouse: Warehouse | Path,
+    cross_sell: TrainedModel | None,
+    upsell: TrainedModel | None,
+    offer_model: tuple[UpliftModel, list[str], str] | None = None,
 ) -> pd.DataFrame:
     """Per past buyer: the cross-sell category with the highest propensity x margin and the
     product in it that best goes with what they own (product_affinity), the upsell product
-    (product_upgrade_paths) from their most recent family, and the reasons for each."""
+    (product_upgrade_paths) from their most recent family, and the reasons for each; with the
+    published offer model (ml.offers.load), the offer type and channel with the highest
+    expected incremental margin and why."""
     warehouse = as_warehouse(warehouse)
     people = read_snapshot(warehouse, "customer", "scoring")
     buyers = people[people["orders_count"] > 0]
@@ -125,6 +132,9 @@ def next_best_offers(
                 how="left",
             )
     offers.loc[offers["upsell_product_id"].isna(), ["upsell_propensity", "upsell_reasons"]] = None
+    offers = offers.merge(
+        offer_choices(warehouse, offer_model, offers), on="customer_key", how="left"
+    )
     # fixed types: a column that is all null (no model published yet) must still be text/number
     text = [
         "cross_sell_category",
@@ -134,10 +144,47 @@ def next_best_offers(
         "cross_sell_reasons",
         "upsell_reasons",
     ]
-    numbers = ["cross_sell_propensity", "cross_sell_expected_margin_usd", "upsell_propensity"]
+    text += ["offer_type", "offer_channel", "offer_reason"]
+    numbers = ["cross_sell_propensity", "cross_sell_expected_margin_usd", "upsell_propensity",
+               "offer_discount_percent", "offer_order_chance_uplift",
+               "offer_expected_incremental_margin_usd"]  # fmt: skip
     return offers.drop(columns=["component_id"]).astype(
         {**dict.fromkeys(text, "string"), **dict.fromkeys(numbers, "float64")}
     )
+
+
+def offer_choices(
+    warehouse: Warehouse, offer_model: tuple[UpliftModel, list[str], str] | None,
+    offers: pd.DataFrame,
+) -> pd.DataFrame:  # fmt: skip
+    """The offer model's pick for each person in `offers`, on a channel they consented to."""
+    if offer_model is None or offers.empty:
+        empty = pd.DataFrame({"customer_key": offers["customer_key"]})
+        return empty.assign(**dict.fromkeys(OFFER_COLUMNS, None),
+                            offer_reason="no offer model is published yet")  # fmt: skip
+    model, features, _ = offer_model
+    people = warehouse.query(OFFER_PEOPLE_SQL, keys=offers[["customer_key"]])
+    economics = warehouse.query(OFFER_ECONOMICS_SQL).iloc[0]
+    return best_offers(
+        model, features, people, float(economics["margin_rate"]), float(economics["aov_usd"])
+    )
+
+
+# the people to pick an offer for, with their consent; and the shop's typical margin and order
+OFFER_PEOPLE_SQL = """
+select snapshot.*, people.is_email_opt_in, people.is_sms_opt_in
+from ml.ml_offer_scoring_snapshot as snapshot
+inner join keys on keys.customer_key = snapshot.customer_key
+inner join marts.customer_360 as people on people.customer_key = snapshot.customer_key
+"""
+
+OFFER_ECONOMICS_SQL = """
+select
+    (select coalesce(avg(margin_rate), 1.0) from staging.stg_shop__products where is_active)
+        as margin_rate,
+    (select coalesce(percentile_cont(0.5) within group (order by average_order_value_usd), 0)
+     from ml.ml_scoring_snapshot where orders_count > 0) as aov_usd
+"""
 
 
 # Portable SQL (DuckDB and Postgres): `buyers` and `candidates` are the frames passed along.

@@ -5,13 +5,18 @@ much more likely they are to act *because they were sent something*. Marketing w
 sending to people who would have bought anyway wastes margin, and some people respond worse
 when contacted.
 
-Two meta-learners over XGBoost (Künzel, Sekhon, Bickel & Yu, 2019, "Metalearners for estimating
+Three meta-learners over XGBoost (Künzel, Sekhon, Bickel & Yu, 2019, "Metalearners for estimating
 heterogeneous treatment effects using machine learning", PNAS):
 
 - **T-learner**: one outcome model per arm; uplift = P(y | x, arm) - P(y | x, control).
 - **X-learner**: the T-learner's models impute each person's individual effect (treated: their
   outcome minus the control model's; control: the arm model's minus their outcome); a second
   model per side learns those effects, and the two are blended by the share treated.
+- **S-learner**: one outcome model over everyone, with the arm described by features (sent or
+  not, and for offers: the discount, the benefit, the channel); uplift = its prediction with the
+  arm minus with control. Arms share what they have in common, so many small arms (offer x
+  channel) stay stable where a model per arm would learn noise; it shrinks effects towards zero,
+  which costs little when the question is which arm, not how much.
 
 Judged with the Qini curve (Radcliffe, 2007): targeting the top share of people by score, the
 incremental responses it would have gained, against targeting at random and against targeting
@@ -20,13 +25,16 @@ by the response (propensity) model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
 CONTROL = "control"
+TOP_SHARE = 0.3  # uplift_at is reported for the top 30 % by score
 
 
 def _params(objective: str, seed: int) -> dict:
@@ -52,21 +60,37 @@ def _predict(model: xgb.Booster, x: pd.DataFrame) -> np.ndarray:
     return model.predict(xgb.DMatrix(x, enable_categorical=True))
 
 
+def one_hot_arm(arm: str, arms: list[str]) -> dict[str, float]:
+    """The default description of an arm for the S-learner: which one it is."""
+    return {f"arm_{a}": float(arm == a) for a in arms}
+
+
 @dataclass
 class UpliftModel:
     """Per treatment arm, the expected gain in the outcome from sending it instead of nothing."""
 
-    learner: str  # "t" or "x"
+    learner: str  # "t", "x" or "s"
     binary: bool  # a yes/no outcome (visit, conversion) or an amount (spend)
     arms: list[str] = field(default_factory=list)
     rounds: int = 200
     seed: int = 0
+    # S-learner: an arm (CONTROL included) as features; by default one-hot over the arms
+    describe: Callable[[str, list[str]], dict[str, float]] = one_hot_arm
+
+    def _with_arm(self, x: pd.DataFrame, arm: str) -> pd.DataFrame:
+        return x.assign(**self.describe(arm, self.arms))
 
     def fit(self, x: pd.DataFrame, arm: pd.Series, y: np.ndarray) -> UpliftModel:
         arm = pd.Series(np.asarray(arm), index=x.index)
         y = np.asarray(y, dtype=float)
         objective = "binary:logistic" if self.binary else "reg:squarederror"
         self.arms = sorted(a for a in arm.unique() if a != CONTROL)
+        if self.learner == "s":
+            described = pd.concat(
+                [self._with_arm(x[(arm == a).to_numpy()], a) for a in [CONTROL, *self.arms]]
+            ).loc[x.index]
+            self.outcome = {"all": _fit(described, y, objective, self.seed, self.rounds)}
+            return self
         control = (arm == CONTROL).to_numpy()
         self.outcome = {
             a: _fit(
@@ -95,16 +119,57 @@ class UpliftModel:
         return self
 
     def uplift(self, x: pd.DataFrame, arm: str) -> np.ndarray:
-        if self.learner == "t":
-            return _predict(self.outcome[arm], x) - _predict(self.outcome[CONTROL], x)
+        if self.learner in ("t", "s"):
+            return self.response(x, arm) - self.response(x, CONTROL)
         on_treated, on_control = self.effect[arm]
         g = self.share_treated[arm]
         # Künzel et al.: weight each side's effect model by the other side's share
         return g * _predict(on_control, x) + (1 - g) * _predict(on_treated, x)
 
     def response(self, x: pd.DataFrame, arm: str) -> np.ndarray:
-        """The arm's outcome model alone: what targeting by propensity to respond would use."""
+        """The expected outcome when sent `arm` (or CONTROL: nothing): what targeting by
+        propensity to respond would use."""
+        if self.learner == "s":
+            return _predict(self.outcome["all"], self._with_arm(x, arm))
         return _predict(self.outcome[arm], x)
+
+    def save(self, folder: Path) -> None:
+        """Every booster as `<name>.ubj` in `folder`; the arms and settings go in the caller's
+        manifest (`settings()`)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, booster in self.boosters().items():
+            booster.save_model(folder / f"{name}.ubj")
+
+    def boosters(self) -> dict[str, xgb.Booster]:
+        named = {f"outcome_{k}": b for k, b in self.outcome.items()}
+        for arm, (on_treated, on_control) in getattr(self, "effect", {}).items():
+            named |= {f"effect_treated_{arm}": on_treated, f"effect_control_{arm}": on_control}
+        return named
+
+    def settings(self) -> dict:
+        return {"learner": self.learner, "binary": self.binary, "arms": self.arms,
+                "rounds": self.rounds, "seed": self.seed,
+                "share_treated": getattr(self, "share_treated", {})}  # fmt: skip
+
+    @classmethod
+    def load(cls, folder: Path, settings: dict, describe=one_hot_arm) -> UpliftModel:
+        model = cls(settings["learner"], settings["binary"], list(settings["arms"]),
+                    settings["rounds"], settings["seed"], describe)  # fmt: skip
+
+        def booster(name: str) -> xgb.Booster:
+            loaded = xgb.Booster()
+            loaded.load_model(folder / f"{name}.ubj")
+            return loaded
+
+        keys = ["all"] if model.learner == "s" else [CONTROL, *model.arms]
+        model.outcome = {k: booster(f"outcome_{k}") for k in keys}
+        if model.learner == "x":
+            model.share_treated = settings["share_treated"]
+            model.effect = {
+                a: (booster(f"effect_treated_{a}"), booster(f"effect_control_{a}"))
+                for a in model.arms
+            }
+        return model
 
 
 def qini_curve(
@@ -155,3 +220,69 @@ def bootstrap(
         values.append(statistic(*(a[rows] for a in arrays)))
     low, high = np.nanpercentile(values, [2.5, 97.5])
     return float(low), float(high)
+
+
+def _random_band(treated: np.ndarray, y: np.ndarray, rounds: int) -> dict:
+    """Random targeting: its expected Qini is 0 by construction; the interval is where one
+    random ordering of these rows lands 95 % of the time, the band a model must clear."""
+    rng = np.random.default_rng(1)
+    draws = [rng.random(len(y)) for _ in range(rounds)]
+    qinis = [qini_coefficient(d, treated, y) for d in draws]
+    tops = [uplift_at(d, treated, y, TOP_SHARE) for d in draws]
+    return {
+        "scorer": "random",
+        "qini": float(np.mean(qinis)),
+        "qini_ci": [float(v) for v in np.percentile(qinis, [2.5, 97.5])],
+        f"uplift_top_{int(TOP_SHARE * 100)}": float(np.mean(tops)),
+        "uplift_top_ci": [float(v) for v in np.nanpercentile(tops, [2.5, 97.5])],
+    }
+
+
+def judge_targeting(
+    scores: dict[str, np.ndarray], treated: np.ndarray, y: np.ndarray, rounds: int
+) -> list[dict]:
+    """Qini and uplift in the top 30 % for each score, with bootstrap intervals; the uplift
+    models' Qini also as a paired difference with the propensity score's."""
+    out = []
+    for name, score in scores.items():
+        if name == "random":
+            out.append(_random_band(treated, y, rounds))
+            continue
+        qini = qini_coefficient(score, treated, y)
+        low, high = bootstrap(qini_coefficient, (score, treated, y), rounds)
+        top = uplift_at(score, treated, y, TOP_SHARE)
+        top_low, top_high = bootstrap(
+            lambda s, t, v: uplift_at(s, t, v, TOP_SHARE), (score, treated, y), rounds
+        )
+        row = {"scorer": name, "qini": qini, "qini_ci": [low, high],
+               f"uplift_top_{int(TOP_SHARE * 100)}": top, "uplift_top_ci": [top_low, top_high]}  # fmt: skip
+        if name not in ("random", "propensity"):
+            diff = bootstrap(
+                lambda s, p, t, v: qini_coefficient(s, t, v) - qini_coefficient(p, t, v),
+                (score, scores["propensity"], treated, y),
+                rounds,
+            )
+            row["qini_minus_propensity_ci"] = list(diff)
+        out.append(row)
+    return out
+
+
+def policy_values(
+    policies: dict[str, np.ndarray], assigned: np.ndarray, y: np.ndarray, rounds: int
+) -> list[dict]:
+    """What each offer policy would have yielded per customer had everyone been sent what it
+    picks. Arms were assigned uniformly at random, so the customers whose random arm matches
+    the policy's pick are a fair sample of the policy's world (the direct matching estimator of
+    policy value, unbiased under uniform randomisation). `share_<arm>`: how often it picks
+    each arm."""
+
+    def value(choice: np.ndarray, arm: np.ndarray, outcome: np.ndarray) -> float:
+        matched = choice == arm
+        return float(outcome[matched].mean()) if matched.any() else float("nan")
+
+    rows = []
+    for name, choice in policies.items():
+        low, high = bootstrap(value, (choice, assigned, y), rounds)
+        shares = {f"share_{arm}": float(np.mean(choice == arm)) for arm in np.unique(assigned)}
+        rows.append({"policy": name, "value": value(choice, assigned, y), "value_ci": [low, high], **shares})  # fmt: skip
+    return rows

@@ -267,3 +267,23 @@ def audience_chart(audiences: pd.DataFrame) -> str:
     axes.legend(frameon=False, fontsize=8, loc="lower right")
     _style(axes, grid="x")
     return data_uri(figure)
+
+
+def qini_chart(curves: Mapping[str, Sequence[float]]) -> str:
+    """Qini curves (incremental orders per person reached, by share targeted) of each scorer on
+    the held-out campaign; the random line joins the origin to sending everyone."""
+    figure = _figure()
+    axes = figure.add_subplot()
+    baselines = iter(BASELINE_COLORS)
+    for scorer, gain in curves.items():
+        if scorer == "random":
+            axes.plot([0, 1], [0, gain[-1]], color="#9ca3af", linestyle="--", label="random")
+            continue
+        color = MODEL_COLOR if scorer == "uplift" else next(baselines)
+        axes.plot(np.linspace(0, 1, len(gain)), gain, color=color, label=scorer)
+    axes.set_xlabel("share of the campaign's people targeted, by score")
+    axes.set_ylabel("incremental orders per person")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _=None: f"{v:.0%}"))
+    axes.legend(frameon=False)
+    _style(axes)
+    return data_uri(figure)

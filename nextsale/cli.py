@@ -91,6 +91,10 @@ def import_(dataset: str, out: Path, source: Path | None, sample: bool) -> None:
         click.echo(f"  {table:<24} {rows:>12,} rows")
 
 
+RETAIL_DATASETS = ["online-retail", "cdnow", "completejourney"]
+UPLIFT_DATASETS = ["hillstrom", "completejourney-campaigns"]
+
+
 @main.command(
     help="Print rows per warehouse layer, what ingestion quarantined and why, each model's "
     "latest gate result and the last sync per destination.\n\n"
@@ -140,15 +144,17 @@ def summary() -> None:
     help="Train and judge every model against its baselines on the real data sets in "
     "../shared/data (README 'Real data sets') and write docs/evaluation.md; judge the uplift "
     "models on Hillstrom's randomised e-mail experiment against random and propensity "
-    "targeting and write docs/uplift.md. Each step is printed as it starts.\n\n"
+    "targeting and write docs/uplift.md; estimate Complete Journey's 27 campaigns against "
+    "comparable households (observational) and write docs/campaigns.md. Each step is printed "
+    "as it starts.\n\n"
     "Example: nextsale evaluate --dataset cdnow --dataset hillstrom"
 )
 @click.option(
     "--dataset",
     "datasets",
     multiple=True,
-    type=click.Choice(["online-retail", "cdnow", "completejourney", "hillstrom"]),
-    help="Evaluate only these (default: all four).",
+    type=click.Choice(UPLIFT_DATASETS + RETAIL_DATASETS),
+    help="Evaluate only these (default: all).",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -171,7 +177,7 @@ def evaluate(
     work_dir: Path,
     sample: bool,
 ) -> None:
-    from nextsale import evaluate_uplift
+    from nextsale import evaluate_campaigns, evaluate_uplift
     from nextsale.evaluate import evaluate as run_evaluation
     from nextsale.importers import DEFAULT_SOURCE
 
@@ -180,8 +186,8 @@ def evaluate(
             f"no data sets at {source or DEFAULT_SOURCE}: pass --source DIR, or see README "
             "'Real data sets'"
         )
-    chosen = list(datasets) or ["online-retail", "cdnow", "completejourney", "hillstrom"]
-    retail = [d for d in chosen if d != "hillstrom"]
+    chosen = list(datasets) or RETAIL_DATASETS + UPLIFT_DATASETS
+    retail = [d for d in chosen if d in RETAIL_DATASETS]
     if retail:
         run_evaluation(
             retail,
@@ -201,6 +207,14 @@ def evaluate(
             )
         except FileNotFoundError as e:
             raise click.ClickException(str(e)) from e
+    if "completejourney-campaigns" in chosen:
+        evaluate_campaigns.run(
+            source or DEFAULT_SOURCE,
+            work_dir.resolve(),
+            json_path.with_name(f"{json_path.stem}-campaigns.json") if json_path else None,
+            sample=sample,
+            write_docs=not sample,
+        )
 
 
 @main.command(

@@ -224,9 +224,11 @@ CONTRACTS: tuple[Contract, ...] = (
         columns=(
             Column("send_id", not_null=True),
             Column("campaign_id", not_null=True),
-            # the person, by the identifier the sending tool knows: an email (or a CRM id)
+            # the person, by the identifier the sending tool knows: an email, a CRM contact id
+            # or a shop customer id
             Column("email"),
             Column("contact_id", required=False),
+            Column("customer_id", required=False),
             Column("audience", not_null=True),
             Column(
                 "offer_type",
@@ -237,8 +239,8 @@ CONTRACTS: tuple[Contract, ...] = (
             Column(
                 "channel",
                 not_null=True,
-                check="{col} in ('email', 'sms')",
-                reason="channel is not email or sms",
+                check="{col} in ('email', 'sms', 'mail')",
+                reason="channel is not email, sms or mail",
             ),
             Column("sent_at", TIMESTAMP, not_null=True),
             Column("is_holdout", BOOL, not_null=True),

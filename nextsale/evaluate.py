@@ -75,7 +75,7 @@ def plan(name: str, first: date, as_of: date) -> DatasetPlan:
     return DatasetPlan(name, horizon, horizon)
 
 
-def _dbt(database: Path, args: list[str], variables: dict) -> None:
+def run_dbt(database: Path, args: list[str], variables: dict) -> None:
     env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
     dbt = Path(sys.executable).parent / "dbt"
     command = [str(dbt), *args, "--profiles-dir", ".", "--vars", json.dumps(variables), "--quiet"]
@@ -118,7 +118,7 @@ def evaluate_dataset(
         "ml_ltv_horizon_days": dataset.ltv_horizon_days,
     }
     progress(f"[{name}] dbt: feature snapshots at {len(variables['ml_cutoffs'])} monthly cutoffs")
-    _dbt(
+    run_dbt(
         database,
         ["build", "--select", *SNAPSHOTS.split(), "--exclude-resource-type", "test", "unit_test"],
         variables,
@@ -130,7 +130,7 @@ def evaluate_dataset(
         ltv_frame = ltv_frame[ltv_frame["cutoff_date"] <= dataset.ltv_test_cutoff]
     if dataset.ltv_train_horizon_days != dataset.ltv_horizon_days:
         # training rows from the same SQL with the shorter label window; test rows unchanged
-        _dbt(
+        run_dbt(
             database,
             ["run", "--select", "int_calendar__cutoffs", "ml_training_snapshots"],
             {**variables, "ml_ltv_horizon_days": dataset.ltv_train_horizon_days},

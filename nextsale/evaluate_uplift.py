@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ml.lift import measure_lift, minimum_detectable_lift
-from ml.uplift import CONTROL, UpliftModel, bootstrap, qini_coefficient, uplift_at
+from ml.uplift import CONTROL, TOP_SHARE, UpliftModel, judge_targeting, policy_values
 from nextsale.importers import DEFAULT_SOURCE
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "uplift.md"
@@ -33,7 +33,6 @@ OUTCOMES = {"visit": True, "conversion": True, "spend": False}  # name -> binary
 MAIN_OUTCOME = "visit"
 NUMERIC = ["recency", "history", "mens", "womens", "newbie"]
 CATEGORICAL = ["zip_code", "channel", "history_segment"]
-TOP_SHARE = 0.3
 
 
 def load_hillstrom(source: Path = DEFAULT_SOURCE) -> pd.DataFrame:
@@ -60,71 +59,6 @@ def split(frame: pd.DataFrame, test_share: float, seed: int) -> tuple[pd.DataFra
     for _, rows in frame.groupby("arm").indices.items():
         test[rng.choice(rows, int(round(test_share * len(rows))), replace=False)] = True
     return frame[~test], frame[test]
-
-
-def _random_band(treated: np.ndarray, y: np.ndarray, rounds: int) -> dict:
-    """Random targeting: its expected Qini is 0 by construction; the interval is where one
-    random ordering of these rows lands 95 % of the time, the band a model must clear."""
-    rng = np.random.default_rng(1)
-    draws = [rng.random(len(y)) for _ in range(rounds)]
-    qinis = [qini_coefficient(d, treated, y) for d in draws]
-    tops = [uplift_at(d, treated, y, TOP_SHARE) for d in draws]
-    return {
-        "scorer": "random",
-        "qini": float(np.mean(qinis)),
-        "qini_ci": [float(v) for v in np.percentile(qinis, [2.5, 97.5])],
-        f"uplift_top_{int(TOP_SHARE * 100)}": float(np.mean(tops)),
-        "uplift_top_ci": [float(v) for v in np.nanpercentile(tops, [2.5, 97.5])],
-    }
-
-
-def _judge(
-    scores: dict[str, np.ndarray], treated: np.ndarray, y: np.ndarray, rounds: int
-) -> list[dict]:
-    """Qini and uplift in the top 30 % for each score, with bootstrap intervals; the uplift
-    models' Qini also as a paired difference with the propensity score's."""
-    out = []
-    for name, score in scores.items():
-        if name == "random":
-            out.append(_random_band(treated, y, rounds))
-            continue
-        qini = qini_coefficient(score, treated, y)
-        low, high = bootstrap(qini_coefficient, (score, treated, y), rounds)
-        top = uplift_at(score, treated, y, TOP_SHARE)
-        top_low, top_high = bootstrap(
-            lambda s, t, v: uplift_at(s, t, v, TOP_SHARE), (score, treated, y), rounds
-        )
-        row = {"scorer": name, "qini": qini, "qini_ci": [low, high],
-               f"uplift_top_{int(TOP_SHARE * 100)}": top, "uplift_top_ci": [top_low, top_high]}  # fmt: skip
-        if name not in ("random", "propensity"):
-            diff = bootstrap(
-                lambda s, p, t, v: qini_coefficient(s, t, v) - qini_coefficient(p, t, v),
-                (score, scores["propensity"], treated, y),
-                rounds,
-            )
-            row["qini_minus_propensity_ci"] = list(diff)
-        out.append(row)
-    return out
-
-
-def policy_values(
-    policies: dict[str, np.ndarray], assigned: np.ndarray, y: np.ndarray, rounds: int
-) -> list[dict]:
-    """What each offer policy would have yielded per customer had everyone been sent what it
-    picks. Arms were assigned uniformly at random, so the customers whose random arm matches
-    the policy's pick are a fair sample of the policy's world (the direct matching estimator of
-    policy value, unbiased under uniform randomisation)."""
-
-    def value(choice: np.ndarray, arm: np.ndarray, outcome: np.ndarray) -> float:
-        matched = choice == arm
-        return float(outcome[matched].mean()) if matched.any() else float("nan")
-
-    rows = []
-    for name, choice in policies.items():
-        low, high = bootstrap(value, (choice, assigned, y), rounds)
-        rows.append({"policy": name, "value": value(choice, assigned, y), "value_ci": [low, high],
-                     "share_womens": float(np.mean(choice == "womens_email"))})  # fmt: skip
-    return rows
 
 
 def measured_lift(frame: pd.DataFrame, rounds: int) -> list[dict]:
@@ -185,7 +119,7 @@ def evaluate_uplift(
             scores = {name: m.uplift(x, arm) for name, m in learners.items()}
             scores["propensity"] = reference.response(x, arm)
             scores["random"] = np.zeros(len(rows))  # judged as the band of random orderings
-            for row in _judge(scores, treated, y, bootstrap_rounds):
+            for row in judge_targeting(scores, treated, y, bootstrap_rounds):
                 targeting.append(
                     {"outcome": outcome, "arm": arm, "rows": len(rows), "treated": int(treated.sum()),
                      "treated_rate": float(y[treated].mean()), "control_rate": float(y[~treated].mean()), **row}
@@ -296,7 +230,7 @@ def write_doc(results: dict[str, list[dict]], seconds: float, path: Path = DOC) 
         for r in (r for r in results["offers"] if r["outcome"] == outcome):
             lines.append(
                 f"| {r['policy']} | {r['value']:.{digits}f} | {_interval(r['value_ci'], digits)} "
-                f"| {r['share_womens']:.0%} |"
+                f"| {r['share_womens_email']:.0%} |"
             )
         lines.append("")
     lines.append(f"Total time: {seconds:.0f} s.")

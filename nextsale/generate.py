@@ -222,6 +222,25 @@ def _choice(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return (cum < u[:, None]).sum(axis=1)
 
 
+def offer_effect(
+    people: pd.DataFrame, offer_type: str, offer_value: str | None, channel: str
+) -> np.ndarray:
+    """The planted truth: the chance that sending this offer on this channel causes an order
+    in the attribution window, per person (`people` has the latent traits: the persons ground
+    truth, or the generator's own frame). Discounts work on the discount-sensitive, free
+    shipping on the price-sensitive, a product pick on people with one strong category; the
+    channel scales it (SMS by the person's SMS preference, email by the rest of it)."""
+    top_pref = people[[c for c in people.columns if c.startswith("pref_")]].max(axis=1).to_numpy()
+    base = {
+        ("product", None): 0.10 * top_pref,
+        ("free_shipping", None): 0.10 * people["price_sensitivity"].to_numpy(),
+        ("discount", "10"): 0.12 * people["discount_sensitivity"].to_numpy(),
+        ("discount", "20"): 0.25 * people["discount_sensitivity"].to_numpy(),
+    }[(offer_type, offer_value)]
+    sms = people["sms_preference"].to_numpy()
+    return base * (sms if channel == "sms" else 1 - sms)
+
+
 class _Chunk:
     """Simulates one chunk of people; every array is indexed by position in the chunk."""
 
@@ -354,14 +373,6 @@ class _Chunk:
         p = self.people
         reach_email = p["email_opt_in"].to_numpy() & ~p["do_not_contact"].to_numpy()
         reach_sms = p["sms_opt_in"].to_numpy() & ~p["do_not_contact"].to_numpy()
-        sms_fit = p["sms_preference"].to_numpy()
-        top_pref = self.pref.max(axis=1)
-        effect_of = {  # the chance an offer causes an order, before the channel's fit
-            ("product", None): 0.10 * top_pref,
-            ("free_shipping", None): 0.10 * p["price_sensitivity"].to_numpy(),
-            ("discount", "10"): 0.12 * p["discount_sensitivity"].to_numpy(),
-            ("discount", "20"): 0.25 * p["discount_sensitivity"].to_numpy(),
-        }
         person, day = orders["person"].to_numpy(), orders["day"].to_numpy()
         sends, caused = [], []
         for campaign, days_before in CAMPAIGNS:
@@ -378,12 +389,14 @@ class _Chunk:
                 both, np.where(rng.random(m) < 0.5, "sms", "email"),
                 np.where(reach_sms[members], "sms", "email"),
             )  # fmt: skip
-            fit = np.where(channel == "sms", sms_fit[members], 1 - sms_fit[members])
             effect = np.zeros(m)
-            for k, key in enumerate(OFFERS):
-                chosen = offer == k
-                effect[chosen] = effect_of[key][members[chosen]]
-            effect = np.where(holdout, 0.0, effect * fit)
+            for k, (offer_type, offer_value) in enumerate(OFFERS):
+                for medium in ("email", "sms"):
+                    chosen = (offer == k) & (channel == medium)
+                    effect[chosen] = offer_effect(
+                        p.iloc[members[chosen]], offer_type, offer_value, medium
+                    )
+            effect = np.where(holdout, 0.0, effect)
             responded = rng.random(m) < effect
             offer_type = np.array([o[0] for o in OFFERS], dtype=object)[offer]
             offer_value = np.array([o[1] for o in OFFERS], dtype=object)[offer]

@@ -356,6 +356,26 @@ def import_completejourney(
             """,
             out / "crm/contacts/completejourney.csv",
         ),
+        # campaigns: who received each of the 27 (the exposure table), on its first day; the
+        # coupons were mailed, so the channel is mail and the offer a discount of unknown value.
+        # No holdout was kept: nextsale evaluate --dataset completejourney-campaigns compares
+        # them with comparable households instead.
+        "campaign_sends": _write(
+            con,
+            f"""
+            select c.campaign_id || '-' || c.household_id as send_id, c.campaign_id,
+                   null as email, null as contact_id, c.household_id as customer_id,
+                   lower(replace(d.campaign_type, ' ', '_')) as audience,
+                   'discount' as offer_type, null as offer_value, 'mail' as channel,
+                   {_utc("d.start_date || ' 00:00:00'", "America/New_York")} as sent_at,
+                   false as is_holdout
+            from read_csv('{source}/completejourney/campaigns.csv.gz', all_varchar = true) c
+            inner join read_csv('{source}/completejourney/campaign_descriptions.csv.gz',
+                                all_varchar = true) d using (campaign_id)
+            order by cast(c.campaign_id as integer), c.household_id
+            """,
+            out / "campaigns/sends/completejourney.csv",
+        ),
     }
 
 

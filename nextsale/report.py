@@ -16,6 +16,7 @@ import duckdb
 import jinja2
 import pandas as pd
 
+from ml import offers
 from ml.artifacts import latest_manifest, published_version
 from ml.specs import SPECS
 from nextsale import charts
@@ -31,6 +32,9 @@ TEMPLATES = jinja2.Environment(
 TEMPLATES.filters["number"] = charts.format_number
 TEMPLATES.filters["usd"] = lambda v: (
     "–" if v is None or pd.isna(v) else f"{'−' if v < 0 else ''}${abs(v):,.0f}"
+)
+TEMPLATES.filters["cents"] = lambda v: (
+    "–" if v is None or pd.isna(v) else f"{'−' if v < 0 else ''}${abs(v):,.2f}"
 )
 TEMPLATES.filters["count"] = lambda v: "–" if v is None or pd.isna(v) else f"{int(v):,}"
 
@@ -73,6 +77,20 @@ from scores.campaign_lift
 group by campaign_id, audience, offer, sent, holdout, holdout_can_measure
 order by campaign_id, audience, offer
 """
+OFFER_MIX_SQL = """
+select
+    coalesce(offer_type || case when offer_discount_percent is not null
+        then ' ' || cast(cast(offer_discount_percent as integer) as varchar) || '%' else '' end,
+        'nothing') as offer,
+    coalesce(offer_channel, '–') as channel,
+    count(*) as people,
+    avg(offer_order_chance_uplift) as order_chance_uplift,
+    avg(offer_expected_incremental_margin_usd) as expected_margin_usd,
+    sum(offer_expected_incremental_margin_usd) as total_expected_margin_usd
+from scores.next_best_offers
+group by 1, 2
+order by people desc
+"""
 FAILURES_SQL = f"""
 select destination, message, count(*) as records, min(record_key) as example
 from sync.failures
@@ -109,6 +127,9 @@ class Report:
     syncs: pd.DataFrame | None
     sync_failures: pd.DataFrame | None
     campaign_lift: pd.DataFrame | None = None
+    offer_model: dict | None = None  # the offer model's latest version (ml.offers.latest_info)
+    offer_chart: str | None = None
+    offer_mix: pd.DataFrame | None = None
 
 
 def _tables(warehouse: Warehouse) -> set[str]:
@@ -234,6 +255,11 @@ def collect(settings: Settings) -> Report:
             report.headline["sendable audience members"] = audiences["sendable"].sum()
     if "scores.campaign_lift" in tables:
         report.campaign_lift = warehouse.query(CAMPAIGN_LIFT_SQL)
+    report.offer_model = offers.latest_info(settings.artifacts_dir)
+    if report.offer_model and report.offer_model["qini_curves"]:
+        report.offer_chart = charts.qini_chart(report.offer_model["qini_curves"])
+    if "scores.next_best_offers" in tables:
+        report.offer_mix = warehouse.query(OFFER_MIX_SQL)
     report.syncs, report.sync_failures = _sync_log(settings.duckdb_path)
     return report
 

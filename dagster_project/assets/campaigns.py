@@ -5,6 +5,7 @@ import pandas as pd
 
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
+from ml import offers
 from ml.lift import MIN_HOLDOUT, lift_table
 from ml.score import write_table
 
@@ -81,4 +82,86 @@ def campaign_lift_asset(warehouse: Warehouse):
         + ". Their lift is not to be trusted, and this run stops before anything learns from "
         "it: raise holdout_share in _audiences.yml or send to more people.",
         metadata={"audiences_too_small": len(small)},
+    )
+
+
+OFFER_UPLIFT = dg.AssetKey(["models", offers.NAME])
+OFFER_GATE = "beats_random_and_propensity_targeting"
+
+
+def offer_card(run: offers.OfferRun, version: str) -> str:
+    """The gate's verdict, the Qini comparison on the held-out campaign, and each arm's
+    predicted uplift beside what that campaign measured."""
+    verdict = "published" if run.passed else "**held back**"
+    lines = [f"**{offers.NAME}** {version}, {verdict}: {'; '.join(run.reasons)}"]
+    if run.targeting:
+        lines += [
+            "",
+            f"Targeting {run.test_campaign} ({run.n_test:,} people sent or held out; learned "
+            f"on {', '.join(run.train_campaigns)}):",
+            "",
+            "| scorer | Qini | 95 % CI | uplift top 30 % | 95 % CI |",
+            "|---|---:|---|---:|---|",
+            *(
+                f"| {r['scorer']} | {r['qini']:.4f} | [{r['qini_ci'][0]:.4f}, {r['qini_ci'][1]:.4f}] "
+                f"| {r['uplift_top_30']:.4f} | [{r['uplift_top_ci'][0]:.4f}, {r['uplift_top_ci'][1]:.4f}] |"
+                for r in run.targeting
+            ),
+            "",
+            "| offer | sent | predicted uplift | measured uplift |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {r['arm']} | {r['sent']:,} | {r['predicted_uplift']:.4f} | {r['measured_uplift']:.4f} |"
+                for r in run.arms
+            ),
+        ]
+    return "\n".join(lines)
+
+
+@dg.asset(
+    key=OFFER_UPLIFT,
+    group_name="ml",
+    deps=[dg.AssetKey(["ml", "ml_campaign_snapshots"]), CAMPAIGN_LIFT],
+    kinds={"xgboost", "python"},
+    description="Who is persuadable by which offer on which channel: an S-learner over past "
+    "campaigns' sends and holdouts, learned on the earlier campaigns and judged by Qini on the "
+    "latest against random and propensity targeting. next_best_offers picks with it.",
+    check_specs=[
+        dg.AssetCheckSpec(
+            OFFER_GATE,
+            asset=OFFER_UPLIFT,
+            blocking=True,
+            description="On the held-out campaign, the Qini of targeting by uplift is above "
+            "random (95 % interval) and not credibly below propensity targeting's; else not "
+            "published (an error). Too few campaigns or orders to judge is a warning: nothing "
+            "is published and the offers stay without an offer type.",
+        )
+    ],
+)
+def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    frame = offers.read_campaign_snapshots(warehouse.client())
+    run = offers.train_offer_model(frame)
+    version, _ = offers.save(run, frame, warehouse.artifacts)
+    context.log.info(f"{offers.NAME} {version}: {'; '.join(run.reasons)}")
+    metadata = {
+        "model_vs_baselines": dg.MetadataValue.md(offer_card(run, version)),
+        "version": version,
+        "published": run.passed,
+        "test_campaign": run.test_campaign or "none",
+        "n_train": run.n_train,
+        "n_test": run.n_test,
+    }
+    metadata |= {f"qini/{r['scorer']}": float(r["qini"]) for r in run.targeting}
+    yield dg.MaterializeResult(metadata=metadata)
+    judged = run.model is not None
+    yield dg.AssetCheckResult(
+        check_name=OFFER_GATE,
+        passed=run.passed,
+        severity=dg.AssetCheckSeverity.ERROR if judged else dg.AssetCheckSeverity.WARN,
+        description=None
+        if run.passed
+        else f"Held back {version}: {'; '.join(run.reasons)}. Offers keep coming from the last "
+        "published version, if any."
+        + (" This run stops before the offers and the syncs that read them." if judged else ""),
+        metadata={f"qini/{r['scorer']}": float(r["qini"]) for r in run.targeting},
     )

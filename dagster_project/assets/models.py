@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from ml import artifacts
+from ml import offers as offer_model
 from ml.data import read_calendar, read_snapshot
 from ml.score import customer_scores, next_best_offers, write_table
 from ml.specs import SPECS, ModelSpec
@@ -198,17 +199,21 @@ def customer_scores_asset(warehouse: Warehouse):
         dg.AssetKey(["ml", "ml_cross_sell_scoring_snapshot"]),
         dg.AssetKey(["marts", "product_affinity"]),
         dg.AssetKey(["marts", "product_upgrade_paths"]),
+        dg.AssetKey(["ml", "ml_offer_scoring_snapshot"]),
+        dg.AssetKey(["models", offer_model.NAME]),
     ],
     kinds={"duckdb", "python"},
     description="Per past buyer: the cross-sell category and product (propensity x margin, "
     "backed by product affinity), the upsell product (next tier of their latest family), and "
-    "the top three reasons for each, from the models' per-feature contributions.",
+    "the top three reasons for each, from the models' per-feature contributions; and the offer "
+    "type and channel with the highest expected incremental margin (offer_uplift), with why.",
 )
 def next_best_offers_asset(warehouse: Warehouse) -> dg.MaterializeResult:
     offers = next_best_offers(
         warehouse.client(),
         artifacts.load(warehouse.artifacts, "cross_sell"),
         artifacts.load(warehouse.artifacts, "upsell"),
+        offer_model.load(warehouse.artifacts),
     )
     rows = write_table(warehouse.client(), "next_best_offers", offers)
     sample = offers.dropna(subset=["cross_sell_reasons"]).head(5)
@@ -217,6 +222,8 @@ def next_best_offers_asset(warehouse: Warehouse) -> dg.MaterializeResult:
             "dagster/row_count": rows,
             "with_cross_sell": int(offers["cross_sell_category"].notna().sum()),
             "with_upsell": int(offers["upsell_product_id"].notna().sum()),
+            "with_offer": int(offers["offer_type"].notna().sum()),
+            "offers": dg.MetadataValue.md(offer_mix(offers)),
             "examples": dg.MetadataValue.md(
                 "| category | product | reasons |\n|---|---|---|\n"
                 + "\n".join(
@@ -225,4 +232,28 @@ def next_best_offers_asset(warehouse: Warehouse) -> dg.MaterializeResult:
                 )
             ),
         }
+    )
+
+
+def offer_mix(offers) -> str:
+    """How many people each offer and channel was picked for, and its mean expected margin."""
+    picked = offers.dropna(subset=["offer_type"])
+    if picked.empty:
+        return (
+            "No offer picked: "
+            + (offers["offer_reason"].dropna().head(1).tolist() or ["no buyers"])[0]
+        )
+    mix = (
+        picked.assign(offer=picked["offer_type"] + picked["offer_discount_percent"].map(
+            lambda d: f" {d:.0f}%" if d == d else ""))
+        .groupby(["offer", "offer_channel"])["offer_expected_incremental_margin_usd"]
+        .agg(["size", "mean"])
+        .reset_index()
+    )  # fmt: skip
+    return (
+        "| offer | channel | people | mean expected incremental margin |\n|---|---|---:|---:|\n"
+        + "\n".join(
+            f"| {r.offer} | {r.offer_channel} | {r.size:,} | {r.mean:,.2f} USD |"
+            for r in mix.itertuples()
+        )
     )

@@ -53,7 +53,19 @@ where node_rank = 1
 {#- The cutoff relations the snapshots are built for. -#}
 {% macro training_cutoffs() -%}
     (select cutoff_date from {{ ref('int_calendar__cutoffs') }}
-     where not is_scoring and has_propensity_label) as training_cutoffs
+     where is_training and has_propensity_label) as training_cutoffs
+{%- endmacro %}
+
+{% macro campaign_cutoffs() -%}
+    (select cutoff_date from {{ ref('int_calendar__cutoffs') }}
+     where is_campaign and not is_scoring) as campaign_cutoffs
+{%- endmacro %}
+
+{#- Every past cutoff the identity graph is built at: training cutoffs and campaign days. -#}
+{% macro history_cutoffs() -%}
+    (select cutoff_date from {{ ref('int_calendar__cutoffs') }}
+     where not is_scoring and (is_campaign or (is_training and has_propensity_label)))
+     as history_cutoffs
 {%- endmacro %}
 
 {% macro scoring_cutoff() -%}

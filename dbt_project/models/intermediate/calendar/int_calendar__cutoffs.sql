@@ -1,6 +1,7 @@
 {#- The dates features are computed as of. `as_of` (is_scoring) is the scoring date, by default
     the day after the latest order; training cutoffs are month starts before it (or the explicit
-    `ml_cutoffs` var). Each cutoff says which label horizons are complete. -#}
+    `ml_cutoffs` var); campaign cutoffs are the days campaigns were sent. One date can be more
+    than one of these. Each cutoff says which label horizons are complete. -#}
 with
 
 orders as (
@@ -51,11 +52,27 @@ training as (
 ),
 {% endif %}
 
+campaigns as (
+
+    -- each campaign is learned from as of the day its first send went out
+    select cast(min(sent_at) as date) as cutoff_date
+    from {{ ref('stg_campaigns__sends') }}
+    group by campaign_id
+
+),
+
 cutoffs as (
 
-    select cutoff_date, false as is_scoring from training
-    union all
-    select as_of_date, true from as_of
+    select cutoff_date, max(is_training) = 1 as is_training, max(is_campaign) = 1 as is_campaign,
+           max(is_scoring) = 1 as is_scoring
+    from (
+        select cutoff_date, 1 as is_training, 0 as is_campaign, 0 as is_scoring from training
+        union all
+        select cutoff_date, 0, 1, 0 from campaigns
+        union all
+        select as_of_date, 0, 0, 1 from as_of
+    ) as dates
+    group by cutoff_date
 
 ),
 
@@ -63,6 +80,8 @@ final as (
 
     select
         cutoffs.cutoff_date,
+        cutoffs.is_training,
+        cutoffs.is_campaign,
         cutoffs.is_scoring,
         as_of.as_of_date,
         {{ var('ml_propensity_horizon_days') }} as propensity_horizon_days,

@@ -12,7 +12,7 @@ with
 cutoffs as (
 
     select * from {{ ref('int_calendar__cutoffs') }}
-    where not is_scoring and has_propensity_label
+    where is_training and has_propensity_label
 
 ),
 

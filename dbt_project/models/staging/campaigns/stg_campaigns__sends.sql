@@ -14,6 +14,7 @@ renamed as (
         trim(campaign_id) as campaign_id,
         {{ normalize_email('email') }} as email,
         nullif(trim(contact_id), '') as contact_id,
+        nullif(trim(customer_id), '') as customer_id,
         -- dimensions
         trim(audience) as audience,
         lower(trim(offer_type)) as offer_type,
@@ -31,7 +32,7 @@ renamed as (
 latest as (
 
     select
-        send_id, campaign_id, email, contact_id, audience, offer_type, offer_value, channel,
+        send_id, campaign_id, email, contact_id, customer_id, audience, offer_type, offer_value, channel,
         is_holdout, sent_at
     from renamed
     where version_rank = 1

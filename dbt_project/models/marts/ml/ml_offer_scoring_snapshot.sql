@@ -1,0 +1,32 @@
+{#- Every person as of the scoring date with the features the offer-uplift model reads: the
+    scoring snapshot (customer_features) and campaign_history, as in ml_campaign_snapshots. -#}
+with
+
+features as (
+
+    select * from {{ ref('ml_scoring_snapshot') }}
+
+),
+
+people as (
+
+    select cutoff_date, customer_key as person_key from features
+
+),
+
+history as (
+
+    {{ campaign_history('people') }}
+
+)
+
+select
+    features.*,
+    {% for column in ['', '_email', '_sms', '_discount'] %}
+    coalesce(history.past_campaign_sends{{ column }}, 0) as past_campaign_sends{{ column }},
+    coalesce(history.past_campaign_responses{{ column }}, 0) as past_campaign_responses{{ column }}{% if not loop.last %},{% endif %}
+    {% endfor %}
+from features
+left join history
+    on history.cutoff_date = features.cutoff_date
+    and history.person_key = features.customer_key

@@ -1,0 +1,317 @@
+"""Which offer, on which channel, for whom: an uplift model learned from past campaigns.
+
+Every campaign with a holdout is a randomised experiment: its members were kept back or sent
+one offer (a product pick, free shipping, a discount) on one channel, at random. The model is
+an S-learner (`ml.uplift`) over the campaign snapshots (`ml_campaign_snapshots`: features as of
+each campaign's day, the order or not in its attribution window), with each arm described by
+what it is (sent, discount %, benefit, product, channel), so that the eight or so offer x
+channel arms share what they have in common.
+
+It learns on the earlier campaigns and is judged on the latest complete one, which it never saw:
+targeting that campaign's people by predicted uplift (the mean over the offers of their channel,
+as the campaign sent one at random) against random targeting and against targeting by the
+propensity to buy when sent, by the Qini coefficient with bootstrap intervals. The gate
+publishes it when its Qini interval is above random and it is not credibly worse than
+propensity targeting (the paired interval of the difference reaches 0 or above): propensity is
+the baseline that cannot choose an offer, so a tie is enough for the model that can.
+
+Scoring (`best_offers`) picks, per person and reachable channel, the arm with the highest
+expected incremental margin over sending nothing:
+
+    P(order | sent a) * AOV * (margin - discount_a) - free shipping cost if a is free shipping
+        - P(order | nothing) * AOV * margin - message cost of a's channel
+
+A discount is paid on the orders that would have come anyway; that is what makes a 20 % discount
+lose money on people who buy regardless. When no arm pays, the pick is to send nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml.data import feature_columns, feature_matrix
+from ml.uplift import CONTROL, UpliftModel, judge_targeting, qini_curve
+from nextsale.warehouse import Warehouse, as_warehouse
+
+NAME = "offer_uplift"
+SNAPSHOT = "ml.ml_campaign_snapshots"
+SCORING_SNAPSHOT = "ml.ml_offer_scoring_snapshot"
+# what a row of the campaign snapshot says about the send, not about the person before it
+CAMPAIGN_COLUMNS = ("campaign_id", "started_at", "send_id", "audience", "offer_type",
+                    "offer_value", "channel", "treatment", "window_end", "is_window_complete",
+                    "person_rank")  # fmt: skip
+MIN_CONVERSIONS = 30  # among the people sent, in training and in the test campaign
+MIN_HOLDOUT_CONVERSIONS = 10  # among the held-out, likewise
+FREE_SHIPPING_COST_USD = 6.0  # what shipping an order costs the shop
+MESSAGE_COST_USD = {"email": 0.001, "sms": 0.015}  # per message sent
+# what best_offers adds to next_best_offers, besides offer_reason
+OFFER_COLUMNS = ("offer_type", "offer_discount_percent", "offer_channel",
+                 "offer_order_chance_uplift", "offer_expected_incremental_margin_usd")  # fmt: skip
+
+
+def arm_label(offer_type: str, offer_value: str | None, channel: str) -> str:
+    value = f" {offer_value}%" if offer_type == "discount" and offer_value else ""
+    return f"{offer_type}{value} by {channel}"
+
+
+def parse_arm(arm: str) -> tuple[str, float, str]:
+    """(offer type, discount as a share, channel) of an arm label."""
+    offer, _, channel = arm.partition(" by ")
+    offer_type, _, value = offer.partition(" ")
+    return offer_type, float(value.rstrip("%") or 0) / 100, channel
+
+
+def describe_offer(arm: str, arms: list[str]) -> dict[str, float]:
+    """An arm as the S-learner sees it (the control arm: not sent, nothing else)."""
+    if arm == CONTROL:
+        return {"sent": 0.0, "discount_share": 0.0, "free_shipping": 0.0, "product": 0.0,
+                "by_sms": 0.0}  # fmt: skip
+    offer_type, discount, channel = parse_arm(arm)
+    return {"sent": 1.0, "discount_share": discount,
+            "free_shipping": float(offer_type == "free_shipping"),
+            "product": float(offer_type == "product"), "by_sms": float(channel == "sms")}  # fmt: skip
+
+
+def arms_of(frame: pd.DataFrame) -> pd.Series:
+    labels = [
+        CONTROL
+        if treatment == "holdout"
+        else arm_label(offer_type, offer_value if isinstance(offer_value, str) else None, channel)
+        for treatment, offer_type, offer_value, channel in zip(
+            frame["treatment"], frame["offer_type"], frame["offer_value"], frame["channel"],
+            strict=True,
+        )
+    ]  # fmt: skip
+    return pd.Series(labels, index=frame.index, name="arm")
+
+
+def read_campaign_snapshots(warehouse: Warehouse | Path) -> pd.DataFrame:
+    """The randomised part: people sent or held out, in campaigns whose window has closed."""
+    frame = as_warehouse(warehouse).query(
+        f"select * from {SNAPSHOT} where is_window_complete and treatment in ('sent', 'holdout') "
+        "order by started_at, campaign_id, person_key"
+    )
+    return frame.assign(arm=arms_of(frame)) if len(frame) else frame.assign(arm=[])
+
+
+def offer_features(frame: pd.DataFrame) -> list[str]:
+    return [c for c in feature_columns(frame) if c not in CAMPAIGN_COLUMNS and c != "arm"]
+
+
+def campaign_scores(
+    model: UpliftModel, x: pd.DataFrame, channel: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per person: the mean predicted uplift, and the mean propensity to buy when sent, over
+    the offers of their channel (the campaign drew one of them at random)."""
+    uplift, propensity = np.zeros(len(x)), np.zeros(len(x))
+    for medium in np.unique(channel):
+        rows = channel == medium
+        arms = [a for a in model.arms if parse_arm(a)[2] == medium]
+        if not arms:
+            continue
+        uplift[rows] = np.mean([model.uplift(x[rows], a) for a in arms], axis=0)
+        propensity[rows] = np.mean([model.response(x[rows], a) for a in arms], axis=0)
+    return {"uplift": uplift, "propensity": propensity}
+
+
+@dataclass
+class OfferRun:
+    model: UpliftModel | None
+    features: list[str]
+    passed: bool
+    reasons: list[str]
+    test_campaign: str | None = None
+    train_campaigns: list[str] = field(default_factory=list)
+    n_train: int = 0
+    n_test: int = 0
+    targeting: list[dict] = field(default_factory=list)  # scorer rows of judge_targeting
+    arms: list[dict] = field(default_factory=list)  # per arm: predicted vs measured on the test
+    qini_curves: dict[str, list[float]] = field(default_factory=dict)  # scorer -> 21 points
+
+    def qini(self, scorer: str) -> float:
+        return next((r["qini"] for r in self.targeting if r["scorer"] == scorer), float("nan"))
+
+
+def _counts(frame: pd.DataFrame) -> tuple[int, int]:
+    sent = frame["arm"] != CONTROL
+    converted = frame["label_converted"].astype(bool)
+    return int((converted & sent).sum()), int((converted & ~sent).sum())
+
+
+def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> OfferRun:
+    """Learn on every complete campaign but the latest, judge on the latest; see the module."""
+    campaigns = list(dict.fromkeys(frame["campaign_id"])) if len(frame) else []
+    features = offer_features(frame) if len(frame) else []
+    if len(campaigns) < 2:
+        return OfferRun(None, features, False, [
+            f"{len(campaigns)} campaign(s) with a holdout and a closed attribution window; "
+            "learning who responds to which offer needs at least 2 (one to learn from, the "
+            "latest to judge on)"])  # fmt: skip
+    test_campaign = campaigns[-1]
+    train, test = (
+        frame[frame["campaign_id"] != test_campaign],
+        frame[frame["campaign_id"] == test_campaign],
+    )
+    short = [
+        f"{name}: {sent} orders among the people sent and {held} among the held-out, below the "
+        f"minimum {MIN_CONVERSIONS} and {MIN_HOLDOUT_CONVERSIONS}"
+        for name, part in (("training campaigns", train), (f"test campaign {test_campaign}", test))
+        for sent, held in [_counts(part)]
+        if sent < MIN_CONVERSIONS or held < MIN_HOLDOUT_CONVERSIONS
+    ]
+    run = OfferRun(
+        None, features, False, short, test_campaign, campaigns[:-1], len(train), len(test)
+    )
+    if short:
+        return run
+    x = feature_matrix(train, features, {})
+    model = UpliftModel("s", True, rounds=rounds, seed=seed, describe=describe_offer)
+    run.model = model.fit(x, train["arm"], train["label_converted"].to_numpy(dtype=float))
+    x_test = feature_matrix(test, features, {})
+    treated = (test["arm"] != CONTROL).to_numpy()
+    y = test["label_converted"].to_numpy(dtype=float)
+    scores = campaign_scores(model, x_test, test["channel"].to_numpy())
+    run.targeting = judge_targeting({**scores, "random": np.zeros(len(test))}, treated, y, 200)
+    run.qini_curves = {
+        name: [float(v) for v in qini_curve(score, treated, y, points=20)[1]]
+        for name, score in scores.items()
+    } | {"random": [0.0, float(qini_curve(scores["uplift"], treated, y)[1][-1])]}
+    held_rate = float(y[~treated].mean())
+    run.arms = [
+        {
+            "arm": arm,
+            "sent": int(rows.sum()),
+            "predicted_uplift": float(model.uplift(x_test[rows], arm).mean()),
+            "measured_uplift": float(y[rows].mean() - held_rate),
+        }  # fmt: skip
+        for arm in model.arms
+        for rows in [(test["arm"] == arm).to_numpy()]
+        if rows.any()
+    ]
+    uplift = next(r for r in run.targeting if r["scorer"] == "uplift")
+    beats_random = uplift["qini_ci"][0] > 0
+    not_worse = uplift["qini_minus_propensity_ci"][1] >= 0
+    run.passed = beats_random and not_worse
+    run.reasons = [
+        f"Qini on {test_campaign} {uplift['qini']:.4f} [{uplift['qini_ci'][0]:.4f}, "
+        f"{uplift['qini_ci'][1]:.4f}]: {'above' if beats_random else 'not above'} random (0)",
+        f"Qini minus propensity targeting's ({run.qini('propensity'):.4f}): "
+        f"[{uplift['qini_minus_propensity_ci'][0]:.4f}, {uplift['qini_minus_propensity_ci'][1]:.4f}]"
+        f", {'not credibly worse' if not_worse else 'credibly worse'}",
+    ]
+    return run
+
+
+def _data_hash(frame: pd.DataFrame) -> str:
+    digest = pd.util.hash_pandas_object(frame.drop(columns=["arm"]), index=False)
+    return hashlib.sha256(digest.to_numpy().tobytes()).hexdigest()
+
+
+def save(run: OfferRun, frame: pd.DataFrame, artifacts_dir: Path) -> tuple[str, dict]:
+    """A version folder like the other models' (boosters + model.json); published if it passed."""
+    version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{_data_hash(frame)[:8]}"
+    root = artifacts_dir / "models" / NAME
+    path = root / version
+    path.mkdir(parents=True, exist_ok=True)
+    if run.model is not None:
+        run.model.save(path)
+    info = {
+        "version": version, "model": NAME, "gate": {"passed": run.passed, "reasons": run.reasons},
+        "test_campaign": run.test_campaign, "train_campaigns": run.train_campaigns,
+        "n_train": run.n_train, "n_test": run.n_test, "targeting": run.targeting,
+        "arms": run.arms, "qini_curves": run.qini_curves, "features": run.features,
+        "settings": run.model.settings() if run.model else None,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }  # fmt: skip
+    (path / "model.json").write_text(json.dumps(info, indent=2))
+    if run.passed and run.model is not None:
+        (root / "published.json").write_text(json.dumps({"version": version}))
+    return version, info
+
+
+def load(artifacts_dir: Path) -> tuple[UpliftModel, list[str], str] | None:
+    """The published offer model, its features and version; None if none ever passed."""
+    pointer = artifacts_dir / "models" / NAME / "published.json"
+    if not pointer.exists():
+        return None
+    version = json.loads(pointer.read_text())["version"]
+    path = pointer.parent / version
+    info = json.loads((path / "model.json").read_text())
+    model = UpliftModel.load(path, info["settings"], describe_offer)
+    return model, info["features"], version
+
+
+def latest_info(artifacts_dir: Path) -> dict | None:
+    root = artifacts_dir / "models" / NAME
+    versions = sorted(root.glob("*/model.json")) if root.is_dir() else []
+    return json.loads(versions[-1].read_text()) if versions else None
+
+
+def best_offers(
+    model: UpliftModel,
+    features: list[str],
+    people: pd.DataFrame,
+    margin_rate: float,
+    default_aov: float,
+) -> pd.DataFrame:
+    """Per person (rows of ml_offer_scoring_snapshot with is_email_opt_in / is_sms_opt_in): the
+    arm with the highest expected incremental margin among those on a channel they consented
+    to, its uplift in the chance of an order, and the reason; nothing when no arm pays."""
+    x = feature_matrix(people, features, {})
+    aov = people["average_order_value_usd"].fillna(default_aov).to_numpy(dtype=float)
+    base = model.response(x, CONTROL)
+    reachable = {"email": people["is_email_opt_in"].to_numpy(bool),
+                 "sms": people["is_sms_opt_in"].to_numpy(bool)}  # fmt: skip
+    arms = [a for a in model.arms if parse_arm(a)[2] in reachable]
+    margins, responses = [], []
+    for arm in arms:
+        offer_type, discount, channel = parse_arm(arm)
+        sent = model.response(x, arm)
+        margin = (sent * aov * (margin_rate - discount) - base * aov * margin_rate
+                  - sent * FREE_SHIPPING_COST_USD * (offer_type == "free_shipping")
+                  - MESSAGE_COST_USD[channel])  # fmt: skip
+        margins.append(np.where(reachable[channel], margin, -np.inf))
+        responses.append(sent)
+    margins, responses = np.array(margins), np.array(responses)
+    pick = margins.argmax(axis=0)
+    idx = np.arange(len(people))
+    best_margin = margins[pick, idx]
+    best_response = responses[pick, idx]
+    pays = np.isfinite(best_margin) & (best_margin > 0)
+    chosen = np.array(arms, dtype=object)[pick]
+    parsed = [parse_arm(a) for a in chosen]
+    reasons = [
+        _reason(arm, p0, p1, m, d, aov_i, margin_rate) if ok
+        else ("not reachable by email or SMS" if not np.isfinite(m)
+              else f"no offer pays: the best, {arm}, would lose {-m:,.2f} USD of margin")
+        for arm, p0, p1, m, (_, d, _), aov_i, ok in zip(
+            chosen, base, best_response, best_margin, parsed, aov, pays, strict=True)
+    ]  # fmt: skip
+    return pd.DataFrame(
+        {
+            "customer_key": people["customer_key"].to_numpy(),
+            "offer_type": np.where(pays, [p[0] for p in parsed], None),
+            "offer_discount_percent": np.where(pays & np.array([p[0] == "discount" for p in parsed]),
+                                               [round(p[1] * 100) for p in parsed], np.nan),
+            "offer_channel": np.where(pays, [p[2] for p in parsed], None),
+            "offer_order_chance_uplift": np.where(pays, best_response - base, np.nan),
+            "offer_expected_incremental_margin_usd": np.where(pays, best_margin, np.nan),
+            "offer_reason": reasons,
+        }
+    )  # fmt: skip
+
+
+def _reason(arm: str, base: float, sent: float, margin: float, discount: float, aov: float,
+            margin_rate: float) -> str:  # fmt: skip
+    cost = f", after {discount:.0%} off the orders that would have come anyway" if discount else ""
+    return (
+        f"{arm}: chance of an order in the window {base:.1%} -> {sent:.1%} on a "
+        f"{aov:,.0f} USD order at {margin_rate:.0%} margin; +{margin:,.2f} USD expected margin{cost}"
+    )
