@@ -51,12 +51,14 @@ def _params(objective: str, seed: int) -> dict:
     }
 
 
-def _fit(x: pd.DataFrame, y: np.ndarray, objective: str, seed: int, rounds: int) -> xgb.Booster:
+def fit_booster(
+    x: pd.DataFrame, y: np.ndarray, objective: str, seed: int, rounds: int
+) -> xgb.Booster:
     data = xgb.DMatrix(x, label=y, enable_categorical=True)
     return xgb.train(_params(objective, seed), data, num_boost_round=rounds)
 
 
-def _predict(model: xgb.Booster, x: pd.DataFrame) -> np.ndarray:
+def predict_booster(model: xgb.Booster, x: pd.DataFrame) -> np.ndarray:
     return model.predict(xgb.DMatrix(x, enable_categorical=True))
 
 
@@ -89,11 +91,11 @@ class UpliftModel:
             described = pd.concat(
                 [self._with_arm(x[(arm == a).to_numpy()], a) for a in [CONTROL, *self.arms]]
             ).loc[x.index]
-            self.outcome = {"all": _fit(described, y, objective, self.seed, self.rounds)}
+            self.outcome = {"all": fit_booster(described, y, objective, self.seed, self.rounds)}
             return self
         control = (arm == CONTROL).to_numpy()
         self.outcome = {
-            a: _fit(
+            a: fit_booster(
                 x[(arm == a).to_numpy()],
                 y[(arm == a).to_numpy()],
                 objective,
@@ -109,11 +111,11 @@ class UpliftModel:
                 treated = (arm == a).to_numpy()
                 x_t, x_c = x[treated], x[control]
                 # imputed individual effects, each side against the other side's outcome model
-                d_t = y[treated] - _predict(self.outcome[CONTROL], x_t)
-                d_c = _predict(self.outcome[a], x_c) - y[control]
+                d_t = y[treated] - predict_booster(self.outcome[CONTROL], x_t)
+                d_c = predict_booster(self.outcome[a], x_c) - y[control]
                 self.effect[a] = (
-                    _fit(x_t, d_t, "reg:squarederror", self.seed, self.rounds),
-                    _fit(x_c, d_c, "reg:squarederror", self.seed, self.rounds),
+                    fit_booster(x_t, d_t, "reg:squarederror", self.seed, self.rounds),
+                    fit_booster(x_c, d_c, "reg:squarederror", self.seed, self.rounds),
                 )
                 self.share_treated[a] = treated.sum() / (treated.sum() + control.sum())
         return self
@@ -124,14 +126,14 @@ class UpliftModel:
         on_treated, on_control = self.effect[arm]
         g = self.share_treated[arm]
         # Künzel et al.: weight each side's effect model by the other side's share
-        return g * _predict(on_control, x) + (1 - g) * _predict(on_treated, x)
+        return g * predict_booster(on_control, x) + (1 - g) * predict_booster(on_treated, x)
 
     def response(self, x: pd.DataFrame, arm: str) -> np.ndarray:
         """The expected outcome when sent `arm` (or CONTROL: nothing): what targeting by
         propensity to respond would use."""
         if self.learner == "s":
-            return _predict(self.outcome["all"], self._with_arm(x, arm))
-        return _predict(self.outcome[arm], x)
+            return predict_booster(self.outcome["all"], self._with_arm(x, arm))
+        return predict_booster(self.outcome[arm], x)
 
     def save(self, folder: Path) -> None:
         """Every booster as `<name>.ubj` in `folder`; the arms and settings go in the caller's

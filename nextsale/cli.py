@@ -92,7 +92,7 @@ def import_(dataset: str, out: Path, source: Path | None, sample: bool) -> None:
 
 
 RETAIL_DATASETS = ["online-retail", "cdnow", "completejourney"]
-UPLIFT_DATASETS = ["hillstrom", "completejourney-campaigns"]
+UPLIFT_DATASETS = ["hillstrom", "completejourney-campaigns", "generated-campaigns"]
 
 
 @main.command(
@@ -145,8 +145,9 @@ def summary() -> None:
     "../shared/data (README 'Real data sets') and write docs/evaluation.md; judge the uplift "
     "models on Hillstrom's randomised e-mail experiment against random and propensity "
     "targeting and write docs/uplift.md; estimate Complete Journey's 27 campaigns against "
-    "comparable households (observational) and write docs/campaigns.md. Each step is printed "
-    "as it starts.\n\n"
+    "comparable households (observational) and write docs/campaigns.md; judge the offer model "
+    "against the planted truth of generated campaigns and write docs/offers.md. Each step is "
+    "printed as it starts.\n\n"
     "Example: nextsale evaluate --dataset cdnow --dataset hillstrom"
 )
 @click.option(
@@ -207,8 +208,10 @@ def evaluate(
             )
         except FileNotFoundError as e:
             raise click.ClickException(str(e)) from e
-    if "completejourney-campaigns" in chosen:
+    campaigns = [d for d in chosen if d.endswith("-campaigns")]
+    if campaigns:
         evaluate_campaigns.run(
+            campaigns,
             source or DEFAULT_SOURCE,
             work_dir.resolve(),
             json_path.with_name(f"{json_path.stem}-campaigns.json") if json_path else None,

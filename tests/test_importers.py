@@ -48,3 +48,11 @@ def test_a_slice_imports_and_builds(tmp_path, dataset):
         assert count(settings, "marts.customer_360") == count(settings, "staging.stg_crm__contacts")
     if dataset == "completejourney":
         assert quarantine(settings, "shop_order_lines")["bad quantity"] > 0  # zero quantities
+        # the 27 campaigns' exposure, through the campaign contract: nothing lost
+        assert count(settings, "raw.campaign_sends") == 6_589
+        assert count(settings, "raw_quarantine.campaign_sends") == 0
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            groups = dict(con.execute(
+                "select treatment, count(*) from ml.ml_campaign_snapshots group by 1").fetchall())  # fmt: skip
+        # no holdout: each campaign is compared with the households it was not sent to
+        assert set(groups) == {"sent", "not_sent"} and groups["not_sent"] > groups["sent"]

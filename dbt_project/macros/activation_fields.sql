@@ -17,6 +17,10 @@
         ('cross_sell_category', 'cross_sell_category'),
         ('cross_sell_product', 'cross_sell_product_id'),
         ('upsell_product', 'upsell_product_id'),
+        ('offer', 'offer'),
+        ('offer_channel', 'offer_channel'),
+        ('offer_expected_margin', round_to('offer_expected_incremental_margin_usd', 2)),
+        ('offer_reason', 'offer_reason'),
         ('score_reasons', 'score_reasons'),
         ('scored_on', 'as_of_date'),
     ]) }}

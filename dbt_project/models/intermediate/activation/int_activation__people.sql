@@ -84,6 +84,13 @@ final as (
         offers.cross_sell_propensity,
         offers.upsell_product_id,
         offers.upsell_propensity as offer_upsell_propensity,
+        -- the offer and channel that pay most (offer_uplift), e.g. 'discount 20%' by email
+        offers.offer_type || case when offers.offer_discount_percent is not null
+            then ' ' || cast(cast(offers.offer_discount_percent as integer) as varchar) || '%'
+            else '' end as offer,
+        offers.offer_channel,
+        offers.offer_expected_incremental_margin_usd,
+        offers.offer_reason,
         -- one readable text for the CRM: the reasons behind the offers
         nullif(concat_ws(' | ',
             case when offers.cross_sell_reasons <> ''
