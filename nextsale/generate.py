@@ -1070,7 +1070,7 @@ select * exclude (dirt, order_key) from (
 
 _SENDS_SQL = """
 select send_key(campaign_id, pid) as send_id, campaign_id, p.email1 as email,
-       null as contact_id, audience,
+       null as contact_id, null as customer_id, audience,
        offer_type, offer_value, channel, iso_utc(sent_day) as sent_at, is_holdout
 from sends join people p using (pid)
 order by campaign_id, pid

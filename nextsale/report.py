@@ -256,7 +256,7 @@ def collect(settings: Settings) -> Report:
     if "scores.campaign_lift" in tables:
         report.campaign_lift = warehouse.query(CAMPAIGN_LIFT_SQL)
     report.offer_model = offers.latest_info(settings.artifacts_dir)
-    if report.offer_model and report.offer_model["qini_curves"]:
+    if report.offer_model and report.offer_model.get("qini_curves"):
         report.offer_chart = charts.qini_chart(report.offer_model["qini_curves"])
     if "scores.next_best_offers" in tables:
         report.offer_mix = warehouse.query(OFFER_MIX_SQL)

@@ -1,4 +1,5 @@
-"""Closing the loop: each campaign's measured lift against its holdout."""
+"""Closing the loop: each campaign's measured lift against its holdout, and the offer model
+that learns from those campaigns who responds to which offer on which channel."""
 
 import dagster as dg
 import pandas as pd
@@ -8,6 +9,7 @@ from dagster_project.resources import Warehouse
 from ml import offers
 from ml.lift import MIN_HOLDOUT, lift_table
 from ml.score import write_table
+from nextsale import charts
 
 CAMPAIGN_LIFT = dg.AssetKey(["scores", "campaign_lift"])
 HOLDOUT_CHECK = "holdouts_can_measure_lift"
@@ -107,6 +109,8 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
                 f"| {r['uplift_top_30']:.4f} | [{r['uplift_top_ci'][0]:.4f}, {r['uplift_top_ci'][1]:.4f}] |"
                 for r in run.targeting
             ),
+            "",
+            charts.markdown_image("Qini curves", charts.qini_chart(run.qini_curves)),
             "",
             "| offer | sent | predicted uplift | measured uplift |",
             "|---|---:|---:|---:|",
