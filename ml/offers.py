@@ -236,13 +236,17 @@ def save(run: OfferRun, frame: pd.DataFrame, artifacts_dir: Path) -> tuple[str, 
     return version, info
 
 
+def published_version(artifacts_dir: Path) -> str | None:
+    pointer = artifacts_dir / "models" / NAME / "published.json"
+    return json.loads(pointer.read_text())["version"] if pointer.exists() else None
+
+
 def load(artifacts_dir: Path) -> tuple[UpliftModel, list[str], str] | None:
     """The published offer model, its features and version; None if none ever passed."""
-    pointer = artifacts_dir / "models" / NAME / "published.json"
-    if not pointer.exists():
+    version = published_version(artifacts_dir)
+    if version is None:
         return None
-    version = json.loads(pointer.read_text())["version"]
-    path = pointer.parent / version
+    path = artifacts_dir / "models" / NAME / version
     info = json.loads((path / "model.json").read_text())
     model = UpliftModel.load(path, info["settings"], describe_offer)
     return model, info["features"], version

@@ -109,6 +109,7 @@ def summary() -> None:
         click.echo(format_summary(read_summary(settings.duckdb_path)))
     except FileNotFoundError as e:
         raise click.ClickException(str(e)) from e
+    from ml import offers
     from ml.artifacts import latest_manifest, published_version
     from ml.specs import SPECS
 
@@ -123,6 +124,15 @@ def summary() -> None:
             f"  {name:<22} {score:<24} published: "
             f"{published_version(settings.artifacts_dir, name) or 'none'} "
             f"({'; '.join(latest['gate']['reasons'])})"
+        )
+    offer = offers.latest_info(settings.artifacts_dir)
+    if offer is not None:
+        qini = next((r["qini"] for r in offer["targeting"] if r["scorer"] == "uplift"), None)
+        score = f"qini {qini:.4f}" if qini is not None else ""
+        published = offers.published_version(settings.artifacts_dir)
+        lines.append(
+            f"  {offers.NAME:<22} {score:<24} published: {published or 'none'} "
+            f"({'; '.join(offer['gate']['reasons'])})"
         )
     if lines:
         click.echo("Models (latest run; the published version is what scores):")

@@ -7,7 +7,7 @@ customers the treated-minus-control difference among the people a score puts fir
 unbiased measure of what targeting by that score would have gained. The data has no dates: the
 split is random (stratified by arm), 70 % to learn and 30 % to judge.
 
-Each uplift model (T- and X-learner) is compared on the same held-out rows with random targeting
+Each uplift model (S-, T- and X-learner) is compared on the same held-out rows with random targeting
 and with targeting by the response model (the propensity to visit, buy or spend when sent the
 e-mail), the way most campaigns are targeted. Intervals are 95 % bootstrap percentiles over the
 held-out customers.
@@ -108,7 +108,7 @@ def evaluate_uplift(
             f"{kind}_learner": UpliftModel(kind, binary, seed=seed).fit(
                 train[features], train["arm"], train[outcome].to_numpy()
             )
-            for kind in ("t", "x")
+            for kind in ("s", "t", "x")
         }
         reference = learners["t_learner"]  # its per-arm outcome models are the response models
         for arm in reference.arms:
@@ -184,8 +184,8 @@ def write_doc(results: dict[str, list[dict]], seconds: float, path: Path = DOC) 
         "95 % band of 200 random orderings. Qini - propensity: a paired bootstrap interval. "
         "Offer choice: the outcome per customer had everyone been sent what the policy picks, "
         "estimated on the held-out customers whose random e-mail matches the pick. Between two "
-        "e-mails the T-learner picks what the response model picks (the control model's term "
-        "is the same for both); only the X-learner can differ.",
+        "e-mails the S- and T-learner pick what the response model picks (the no-e-mail term is "
+        "the same for both); only the X-learner can differ.",
         "",
         f"## Headline ({MAIN_OUTCOME})",
         "",
@@ -240,7 +240,7 @@ def write_doc(results: dict[str, list[dict]], seconds: float, path: Path = DOC) 
 
 def run(source: Path, json_path: Path | None, sample: bool, write_docs: bool) -> dict:
     started = time.perf_counter()
-    print("[hillstrom] uplift models: T- and X-learner, per outcome and e-mail", flush=True)
+    print("[hillstrom] uplift models: S-, T- and X-learner, per outcome and e-mail", flush=True)
     results = evaluate_uplift(source, sample=sample)
     if json_path:
         json_path.write_text(json.dumps(results, indent=2))
