@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from ml import artifacts
+from ml import artifacts, offers
 from ml.data import read_calendar, read_snapshot
 from ml.lift import lift_table
 from ml.score import write_table
@@ -25,7 +25,7 @@ from tests.conftest import settings_for
 
 SECTIONS = ("Segments", "Models against their baselines", "LTV and headroom",
             "Audiences and their holdouts", "Measured lift of past campaigns",
-            "Last sync per destination")  # fmt: skip
+            "Who responds to which offer", "Last sync per destination")  # fmt: skip
 
 
 def cli_env(settings: Settings) -> dict[str, str]:
@@ -55,6 +55,8 @@ def reported(activation_run, pipeline_settings, tmp_path_factory) -> tuple[Setti
         artifacts.save(run, settings.artifacts_dir)
     outcomes = warehouse.query("select * from marts.campaign_outcomes where is_window_complete")
     write_table(warehouse, "campaign_lift", lift_table(outcomes, rounds=100))
+    campaigns = offers.read_campaign_snapshots(warehouse)
+    offers.save(offers.train_offer_model(campaigns, rounds=50), campaigns, settings.artifacts_dir)
     runner = CliRunner()
     env = cli_env(settings)
     synced = runner.invoke(
@@ -90,6 +92,7 @@ def test_the_report_renders_in_chromium_without_errors_or_requests(reported, tmp
         + len(report.ltv_charts)
         + (report.audience_chart is not None)
         + sum(len(model.charts) for model in report.models)
+        + (report.offer_chart is not None)
     )
     assert expected_charts >= 8 and len(visit.images) == expected_charts
     assert sum(image["alt"].startswith("purchase_propensity") for image in visit.images) == 2
@@ -108,6 +111,8 @@ def test_the_report_shows_each_model_beside_its_baselines_and_the_last_sync(repo
     # every campaign's lift is shown, greyed out where the holdout cannot measure it (600 people)
     assert all(f"<td>{c}</td>" in html for c in ("C01", "C02", "C03", "C04", "C05"))
     assert 'class="unmeasurable"' in html
+    # 600 people are too few to learn who responds to which offer: the report says why
+    assert "<strong>Held back</strong>" in html and "below the minimum" in html
 
 
 def test_a_report_before_anything_ran_says_what_to_make(tmp_path):
@@ -120,6 +125,7 @@ def test_a_report_before_anything_ran_says_what_to_make(tmp_path):
     assert "No segments yet" in html and "make demo" in html
     assert html.count("not trained yet") == len(SPECS)
     assert "No sync has run yet" in html
+    assert "No offer model yet" in html
 
 
 def test_report_without_a_warehouse_says_what_to_do(tmp_path):
