@@ -121,3 +121,14 @@ attributed as (
 select {{ dbt.hash('component_id') }} as customer_key, attributed.*
 from attributed
 {% endmacro %}
+
+{#- The person each identity component at a cutoff in `cutoffs` (a relation, or a subquery named
+    `alias`) is now: the current customer_key of its identifiers. Labels and campaign outcomes
+    follow this key, so an order placed under a later account still counts for the person. -#}
+{% macro persons_now(cutoffs, alias) %}
+    select components.cutoff_date, components.component_id, min(keys.customer_key) as person_key
+    from {{ ref('int_identity__components') }} as components
+    inner join {{ cutoffs }} on {{ alias }}.cutoff_date = components.cutoff_date
+    inner join {{ ref('int_identity__customer_keys') }} as keys on keys.node_id = components.node_id
+    group by components.cutoff_date, components.component_id
+{% endmacro %}

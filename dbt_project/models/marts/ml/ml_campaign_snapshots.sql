@@ -36,12 +36,7 @@ features as (
 
 persons as (
 
-    -- the person each component at a campaign day is now: the current key of its identifiers
-    select components.cutoff_date, components.component_id, min(keys.customer_key) as person_key
-    from {{ ref('int_identity__components') }} as components
-    inner join {{ campaign_cutoffs() }} on campaign_cutoffs.cutoff_date = components.cutoff_date
-    inner join {{ ref('int_identity__customer_keys') }} as keys on keys.node_id = components.node_id
-    group by components.cutoff_date, components.component_id
+    {{ persons_now(campaign_cutoffs(), 'campaign_cutoffs') }}
 
 ),
 

@@ -24,12 +24,7 @@ features as (
 
 persons as (
 
-    -- the person a training row is now: the current key of its identifiers at the cutoff
-    select components.cutoff_date, components.component_id, min(keys.customer_key) as person_key
-    from {{ ref('int_identity__components') }} as components
-    inner join cutoffs on cutoffs.cutoff_date = components.cutoff_date
-    inner join {{ ref('int_identity__customer_keys') }} as keys on keys.node_id = components.node_id
-    group by components.cutoff_date, components.component_id
+    {{ persons_now('cutoffs', 'cutoffs') }}
 
 ),
 
