@@ -190,7 +190,7 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
             "sent": int(rows.sum()),
             "predicted_uplift": float(model.uplift(x_test[rows], arm).mean()),
             "measured_uplift": float(y[rows].mean() - held_rate),
-        }  # fmt: skip
+        }
         for arm in model.arms
         for rows in [(test["arm"] == arm).to_numpy()]
         if rows.any()
