@@ -73,21 +73,34 @@ def manifest(run: ModelRun) -> dict:
     }
 
 
-def save(run: ModelRun, artifacts_dir: Path) -> SavedVersion:
-    """Write the run's version; publish it if it passed the gate."""
-    created = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    version = f"{created}-{run.data_hash[:8]}"
-    root = artifacts_dir / "models" / run.spec.name
+def write_version(
+    artifacts_dir: Path, name: str, data_hash: str, info: dict, write_files, publish: bool
+) -> tuple[str, Path, dict]:
+    """A new version folder of model `name`: `write_files(folder)` writes the model's files and
+    model.json the manifest; the published pointer moves to it only if `publish`."""
+    version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{data_hash[:8]}"
+    root = artifacts_dir / "models" / name
     path = root / version
     path.mkdir(parents=True, exist_ok=True)
-    if run.model is not None:
-        run.model.booster.save_model(path / "model.ubj")
-    info = {"version": version, **manifest(run)}
+    write_files(path)
+    info = {"version": version, **info}
     (path / "model.json").write_text(json.dumps(info, indent=2))
+    if publish:
+        (root / "published.json").write_text(json.dumps({"version": version}))
+    return version, path, info
+
+
+def save(run: ModelRun, artifacts_dir: Path) -> SavedVersion:
+    """Write the run's version; publish it if it passed the gate."""
+
+    def write_files(path: Path) -> None:
+        if run.model is not None:
+            run.model.booster.save_model(path / "model.ubj")
+
     published = run.gate.passed and run.model is not None
-    if published:
-        pointer = root / "published.json"
-        pointer.write_text(json.dumps({"version": version}))
+    version, path, info = write_version(
+        artifacts_dir, run.spec.name, run.data_hash, manifest(run), write_files, published
+    )
     return SavedVersion(run.spec.name, version, path, published, info)
 
 

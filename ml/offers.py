@@ -27,7 +27,6 @@ lose money on people who buy regardless. When no arm pays, the pick is to send n
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,13 +35,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml import artifacts
 from ml.data import feature_columns, feature_matrix
+from ml.train import data_hash
 from ml.uplift import CONTROL, UpliftModel, judge_targeting, qini_curve
 from nextsale.warehouse import Warehouse, as_warehouse
 
 NAME = "offer_uplift"
 SNAPSHOT = "ml.ml_campaign_snapshots"
-SCORING_SNAPSHOT = "ml.ml_offer_scoring_snapshot"
 # what a row of the campaign snapshot says about the send, not about the person before it
 CAMPAIGN_COLUMNS = ("campaign_id", "started_at", "send_id", "audience", "offer_type",
                     "offer_value", "channel", "treatment", "window_end", "is_window_complete",
@@ -209,53 +209,33 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
     return run
 
 
-def _data_hash(frame: pd.DataFrame) -> str:
-    digest = pd.util.hash_pandas_object(frame.drop(columns=["arm"]), index=False)
-    return hashlib.sha256(digest.to_numpy().tobytes()).hexdigest()
-
-
 def save(run: OfferRun, frame: pd.DataFrame, artifacts_dir: Path) -> tuple[str, dict]:
     """A version folder like the other models' (boosters + model.json); published if it passed."""
-    version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{_data_hash(frame)[:8]}"
-    root = artifacts_dir / "models" / NAME
-    path = root / version
-    path.mkdir(parents=True, exist_ok=True)
-    if run.model is not None:
-        run.model.save(path)
     info = {
-        "version": version, "model": NAME, "gate": {"passed": run.passed, "reasons": run.reasons},
+        "model": NAME, "gate": {"passed": run.passed, "reasons": run.reasons},
         "test_campaign": run.test_campaign, "train_campaigns": run.train_campaigns,
         "n_train": run.n_train, "n_test": run.n_test, "targeting": run.targeting,
         "arms": run.arms, "qini_curves": run.qini_curves, "features": run.features,
         "settings": run.model.settings() if run.model else None,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
-    (path / "model.json").write_text(json.dumps(info, indent=2))
-    if run.passed and run.model is not None:
-        (root / "published.json").write_text(json.dumps({"version": version}))
+    version, _, info = artifacts.write_version(
+        artifacts_dir, NAME, data_hash(frame.drop(columns=["arm"])), info,
+        lambda path: run.model.save(path) if run.model else None,
+        run.passed and run.model is not None,
+    )  # fmt: skip
     return version, info
-
-
-def published_version(artifacts_dir: Path) -> str | None:
-    pointer = artifacts_dir / "models" / NAME / "published.json"
-    return json.loads(pointer.read_text())["version"] if pointer.exists() else None
 
 
 def load(artifacts_dir: Path) -> tuple[UpliftModel, list[str], str] | None:
     """The published offer model, its features and version; None if none ever passed."""
-    version = published_version(artifacts_dir)
+    version = artifacts.published_version(artifacts_dir, NAME)
     if version is None:
         return None
     path = artifacts_dir / "models" / NAME / version
     info = json.loads((path / "model.json").read_text())
     model = UpliftModel.load(path, info["settings"], describe_offer)
     return model, info["features"], version
-
-
-def latest_info(artifacts_dir: Path) -> dict | None:
-    root = artifacts_dir / "models" / NAME
-    versions = sorted(root.glob("*/model.json")) if root.is_dir() else []
-    return json.loads(versions[-1].read_text()) if versions else None
 
 
 def best_offers(

@@ -132,8 +132,9 @@ def next_best_offers(
                 how="left",
             )
     offers.loc[offers["upsell_product_id"].isna(), ["upsell_propensity", "upsell_reasons"]] = None
+    typical_order = float(buyers["average_order_value_usd"].median())
     offers = offers.merge(
-        offer_choices(warehouse, offer_model, offers), on="customer_key", how="left"
+        offer_choices(warehouse, offer_model, offers, typical_order), on="customer_key", how="left"
     )
     # fixed types: a column that is all null (no model published yet) must still be text/number
     text = [
@@ -143,8 +144,10 @@ def next_best_offers(
         "upsell_from_product_id",
         "cross_sell_reasons",
         "upsell_reasons",
+        "offer_type",
+        "offer_channel",
+        "offer_reason",
     ]
-    text += ["offer_type", "offer_channel", "offer_reason"]
     numbers = ["cross_sell_propensity", "cross_sell_expected_margin_usd", "upsell_propensity",
                "offer_discount_percent", "offer_order_chance_uplift",
                "offer_expected_incremental_margin_usd"]  # fmt: skip
@@ -155,22 +158,22 @@ def next_best_offers(
 
 def offer_choices(
     warehouse: Warehouse, offer_model: tuple[UpliftModel, list[str], str] | None,
-    offers: pd.DataFrame,
+    offers: pd.DataFrame, typical_order_usd: float,
 ) -> pd.DataFrame:  # fmt: skip
-    """The offer model's pick for each person in `offers`, on a channel they consented to."""
+    """The offer model's pick for each person in `offers`, on a channel they consented to;
+    a person without an order value of their own is valued at the typical order."""
     if offer_model is None or offers.empty:
         empty = pd.DataFrame({"customer_key": offers["customer_key"]})
         return empty.assign(**dict.fromkeys(OFFER_COLUMNS, None),
                             offer_reason="no offer model is published yet")  # fmt: skip
     model, features, _ = offer_model
     people = warehouse.query(OFFER_PEOPLE_SQL, keys=offers[["customer_key"]])
-    economics = warehouse.query(OFFER_ECONOMICS_SQL).iloc[0]
-    return best_offers(
-        model, features, people, float(economics["margin_rate"]), float(economics["aov_usd"])
-    )
+    margin_rate = float(warehouse.query(MARGIN_RATE_SQL)["margin_rate"].iloc[0])
+    return best_offers(model, features, people, margin_rate, typical_order_usd)
 
 
-# the people to pick an offer for, with their consent; and the shop's typical margin and order
+# the people to pick an offer for, with their consent; and the shop's typical margin (revenue
+# where the catalogue has no margins, as for cross-sell)
 OFFER_PEOPLE_SQL = """
 select snapshot.*, people.is_email_opt_in, people.is_sms_opt_in
 from ml.ml_offer_scoring_snapshot as snapshot
@@ -178,12 +181,10 @@ inner join keys on keys.customer_key = snapshot.customer_key
 inner join marts.customer_360 as people on people.customer_key = snapshot.customer_key
 """
 
-OFFER_ECONOMICS_SQL = """
-select
-    (select coalesce(avg(margin_rate), 1.0) from staging.stg_shop__products where is_active)
-        as margin_rate,
-    (select coalesce(percentile_cont(0.5) within group (order by average_order_value_usd), 0)
-     from ml.ml_scoring_snapshot where orders_count > 0) as aov_usd
+MARGIN_RATE_SQL = """
+select coalesce(avg(margin_rate), 1.0) as margin_rate
+from staging.stg_shop__products
+where is_active
 """
 
 

@@ -125,11 +125,11 @@ def summary() -> None:
             f"{published_version(settings.artifacts_dir, name) or 'none'} "
             f"({'; '.join(latest['gate']['reasons'])})"
         )
-    offer = offers.latest_info(settings.artifacts_dir)
+    offer = latest_manifest(settings.artifacts_dir, offers.NAME)
     if offer is not None:
         qini = next((r["qini"] for r in offer["targeting"] if r["scorer"] == "uplift"), None)
         score = f"qini {qini:.4f}" if qini is not None else ""
-        published = offers.published_version(settings.artifacts_dir)
+        published = published_version(settings.artifacts_dir, offers.NAME)
         lines.append(
             f"  {offers.NAME:<22} {score:<24} published: {published or 'none'} "
             f"({'; '.join(offer['gate']['reasons'])})"

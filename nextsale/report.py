@@ -127,7 +127,7 @@ class Report:
     syncs: pd.DataFrame | None
     sync_failures: pd.DataFrame | None
     campaign_lift: pd.DataFrame | None = None
-    offer_model: dict | None = None  # the offer model's latest version (ml.offers.latest_info)
+    offer_model: dict | None = None  # the offer model's latest manifest
     offer_chart: str | None = None
     offer_mix: pd.DataFrame | None = None
 
@@ -255,7 +255,7 @@ def collect(settings: Settings) -> Report:
             report.headline["sendable audience members"] = audiences["sendable"].sum()
     if "scores.campaign_lift" in tables:
         report.campaign_lift = warehouse.query(CAMPAIGN_LIFT_SQL)
-    report.offer_model = offers.latest_info(settings.artifacts_dir)
+    report.offer_model = latest_manifest(settings.artifacts_dir, offers.NAME)
     if report.offer_model and report.offer_model.get("qini_curves"):
         report.offer_chart = charts.qini_chart(report.offer_model["qini_curves"])
     if "scores.next_best_offers" in tables:

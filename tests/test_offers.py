@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from ml import offers
+from ml.artifacts import latest_manifest
 from ml.score import next_best_offers
 from ml.uplift import CONTROL
 
@@ -96,7 +97,7 @@ def test_too_few_campaigns_or_orders_are_said_and_nothing_is_published(planted, 
     assert not few.passed and few.model is None and "below the minimum" in few.reasons[0]
     offers.save(few, planted.head(10), tmp_path)
     assert offers.load(tmp_path) is None
-    assert not offers.latest_info(tmp_path)["gate"]["passed"]
+    assert not latest_manifest(tmp_path, offers.NAME)["gate"]["passed"]
 
 
 def test_a_published_model_loads_back_and_predicts_the_same(planted, planted_run, tmp_path):

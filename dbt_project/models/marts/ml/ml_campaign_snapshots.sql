@@ -122,16 +122,13 @@ final as (
 
     select
         windowed.*,
-        {% for column in ['', '_email', '_sms', '_discount'] %}
-        coalesce(history.past_campaign_sends{{ column }}, 0) as past_campaign_sends{{ column }},
-        coalesce(history.past_campaign_responses{{ column }}, 0) as past_campaign_responses{{ column }},
-        {% endfor %}
+        {{ campaign_history_columns('history') }},
         windowed.window_end <= cast(scoring.as_of_date as {{ dbt.type_timestamp() }}) as is_window_complete,
         coalesce(labels.orders, 0) > 0 as label_converted,
         cast(coalesce(labels.revenue_usd, 0) as {{ type_double() }}) as label_revenue_usd
     from windowed
     cross join scoring
-    left join history
+    inner join history
         on history.cutoff_date = windowed.cutoff_date
         and history.person_key = windowed.person_key
     left join labels

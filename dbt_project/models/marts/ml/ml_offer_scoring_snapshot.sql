@@ -22,11 +22,8 @@ history as (
 
 select
     features.*,
-    {% for column in ['', '_email', '_sms', '_discount'] %}
-    coalesce(history.past_campaign_sends{{ column }}, 0) as past_campaign_sends{{ column }},
-    coalesce(history.past_campaign_responses{{ column }}, 0) as past_campaign_responses{{ column }}{% if not loop.last %},{% endif %}
-    {% endfor %}
+    {{ campaign_history_columns('history') }}
 from features
-left join history
+inner join history
     on history.cutoff_date = features.cutoff_date
     and history.person_key = features.customer_key
