@@ -94,7 +94,8 @@ def test_qini_and_uplift_at_k_by_hand():
 def test_hillstrom_evaluation_reports_each_scorer_with_intervals(tmp_path):
     results = evaluate_uplift(sample=True, bootstrap_rounds=20)
     targeting = pd.DataFrame(results["targeting"])
-    assert set(targeting["scorer"]) == {"t_learner", "x_learner", "propensity", "random"}
+    learners = {"s_learner", "t_learner", "x_learner"}
+    assert set(targeting["scorer"]) == learners | {"propensity", "random"}
     assert set(targeting["arm"]) == {"mens_email", "womens_email"}
     assert set(targeting["outcome"]) == {"visit", "conversion", "spend"}
     for row in results["targeting"]:
