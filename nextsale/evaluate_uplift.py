@@ -220,7 +220,7 @@ def write_doc(results: dict[str, list[dict]], seconds: float, path: Path = DOC) 
         for r in (r for r in results["targeting"] if r["outcome"] == outcome):
             diff = r.get("qini_minus_propensity_ci")
             lines.append(
-                f"| {r['arm']} | {r['treated']:,} / {r['rows']:,} | {r['treated_rate']:.{digits}f} "
+                f"| {r['arm']} | {r['treated']:,} / {r['rows'] - r['treated']:,} | {r['treated_rate']:.{digits}f} "
                 f"| {r['control_rate']:.{digits}f} | {r['scorer']} | {r['qini']:.{digits + 1}f} "
                 f"| {_interval(r['qini_ci'], digits + 1)} | {r['uplift_top_30']:.{digits}f} "
                 f"| {_interval(r['uplift_top_ci'], digits)} | {_interval(diff, digits + 1) if diff else ''} |"
