@@ -887,6 +887,7 @@ def generate(
 
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")  # a batch job: it would flood the log
     con.execute(_MACROS)
     for name, value in (
         ("shared_cookie", SHARED_COOKIE),

@@ -395,6 +395,7 @@ def ingest_table(duckdb_path: Path, contract: Contract, landing_dir: Path) -> Ta
     results = []
     with duckdb.connect(str(duckdb_path)) as con:
         con.execute("set TimeZone = 'UTC'")
+        con.execute("set enable_progress_bar = false")  # a batch job: it would flood the log
         ensure_tables(con, contract)
         for path in contract.files(landing_dir):
             label = path.relative_to(landing_dir).as_posix()
