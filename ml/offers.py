@@ -13,7 +13,9 @@ as the campaign sent one at random) against random targeting and against targeti
 propensity to buy when sent, by the Qini coefficient with bootstrap intervals. The gate
 publishes it when its Qini interval is above random and it is not credibly worse than
 propensity targeting (the paired interval of the difference reaches 0 or above): propensity is
-the baseline that cannot choose an offer, so a tie is enough for the model that can.
+the baseline that cannot choose an offer, so a tie is enough for the model that can. A model
+held back because one campaign cannot show its Qini above 0 is inconclusive, not broken
+(`credibly_worse` tells the two apart).
 
 Scoring (`best_offers`) picks, per person and reachable channel, the arm with the highest
 expected incremental margin over sending nothing:
@@ -134,6 +136,10 @@ class OfferRun:
     targeting: list[dict] = field(default_factory=list)  # scorer rows of judge_targeting
     arms: list[dict] = field(default_factory=list)  # per arm: predicted vs measured on the test
     qini_curves: dict[str, list[float]] = field(default_factory=dict)  # scorer -> 21 points
+    # judged and shown worse (Qini credibly below random, or below propensity targeting's), as
+    # against held back for want of evidence: one campaign of a few thousand people often
+    # cannot tell a real Qini from 0
+    credibly_worse: bool = False
 
     def qini(self, scorer: str) -> float:
         return next((r["qini"] for r in self.targeting if r["scorer"] == scorer), float("nan"))
@@ -199,6 +205,7 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
     beats_random = uplift["qini_ci"][0] > 0
     not_worse = uplift["qini_minus_propensity_ci"][1] >= 0
     run.passed = beats_random and not_worse
+    run.credibly_worse = uplift["qini_ci"][1] < 0 or not not_worse
     run.reasons = [
         f"Qini on {test_campaign} {uplift['qini']:.4f} [{uplift['qini_ci'][0]:.4f}, "
         f"{uplift['qini_ci'][1]:.4f}]: {'above' if beats_random else 'not above'} random (0)",
@@ -212,7 +219,8 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
 def save(run: OfferRun, frame: pd.DataFrame, artifacts_dir: Path) -> tuple[str, dict]:
     """A version folder like the other models' (boosters + model.json); published if it passed."""
     info = {
-        "model": NAME, "gate": {"passed": run.passed, "reasons": run.reasons},
+        "model": NAME,
+        "gate": {"passed": run.passed, "credibly_worse": run.credibly_worse, "reasons": run.reasons},
         "test_campaign": run.test_campaign, "train_campaigns": run.train_campaigns,
         "n_train": run.n_train, "n_test": run.n_test, "targeting": run.targeting,
         "arms": run.arms, "qini_curves": run.qini_curves, "features": run.features,

@@ -90,6 +90,20 @@ def test_the_gate_judges_on_the_latest_campaign_against_random_and_propensity(pl
     )
 
 
+def test_no_evidence_is_held_back_quietly_and_contrary_evidence_stops_the_run(planted):
+    """Held back either way; only a Qini credibly below random or propensity targeting's is an
+    error (the asset check's severity), not one campaign too small to tell."""
+    latest = (planted["campaign_id"] == "C3").to_numpy()
+    no_effect = planted.copy()
+    no_effect.loc[latest, "label_converted"] = np.random.default_rng(0).random(latest.sum()) < 0.05
+    run = offers.train_offer_model(no_effect, rounds=50)
+    assert not run.passed and not run.credibly_worse, run.reasons
+    reversed_effect = planted.copy()
+    reversed_effect.loc[latest, "label_converted"] = ~planted.loc[latest, "label_converted"]
+    run = offers.train_offer_model(reversed_effect, rounds=50)
+    assert not run.passed and run.credibly_worse, run.reasons
+
+
 def test_too_few_campaigns_or_orders_are_said_and_nothing_is_published(planted, tmp_path):
     one = offers.train_offer_model(planted[planted["campaign_id"] == "C0"])
     assert not one.passed and one.model is None and "at least 2" in one.reasons[0]

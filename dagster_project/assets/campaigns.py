@@ -137,8 +137,9 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
             blocking=True,
             description="On the held-out campaign, the Qini of targeting by uplift is above "
             "random (95 % interval) and not credibly below propensity targeting's; else not "
-            "published (an error). Too few campaigns or orders to judge is a warning: nothing "
-            "is published and the offers stay without an offer type.",
+            "published. Credibly worse than random or propensity targeting is an error that "
+            "stops the run before the offers; too few campaigns or orders, or a Qini interval "
+            "that still includes 0, is a warning: the offers keep the last published version.",
         )
     ],
 )
@@ -157,15 +158,17 @@ def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
     }
     metadata |= {f"qini/{r['scorer']}": float(r["qini"]) for r in run.targeting}
     yield dg.MaterializeResult(metadata=metadata)
-    judged = run.model is not None
     yield dg.AssetCheckResult(
         check_name=OFFER_GATE,
         passed=run.passed,
-        severity=dg.AssetCheckSeverity.ERROR if judged else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR if run.credibly_worse else dg.AssetCheckSeverity.WARN,
         description=None
         if run.passed
-        else f"Held back {version}: {'; '.join(run.reasons)}. Offers keep coming from the last "
-        "published version, if any."
-        + (" This run stops before the offers and the syncs that read them." if judged else ""),
+        else f"Held back {version}: {'; '.join(run.reasons)}. "
+        + (
+            "This run stops before the offers and the syncs that read them."
+            if run.credibly_worse
+            else "Offers keep coming from the last published version, if any."
+        ),
         metadata={f"qini/{r['scorer']}": float(r["qini"]) for r in run.targeting},
     )
