@@ -1,11 +1,12 @@
 """`make bench`: wall time and peak memory of each pipeline stage at growing scales.
 
 Each stage runs in its own process (generate, ingest, dbt build, train, train the offer model,
-score, the activation models, a dry-run sync of every destination), so its peak RSS is its own (children included: dbt
-runs as a child). Generated data is cached per scale under bench/data/<customers>/ and reused.
-Prints a table and writes bench/results.json: one record per stage and scale, plus the sync diff
-alone (`sync_diff`, timed inside the dry run) and, from training, the expected-LTV model beside
-pymc-marketing's BG/NBD + Gamma-Gamma on the same split (`ltv`: fit time and accuracy).
+score, the activation models, a dry-run sync of every destination), so its peak RSS is its own
+(children included: dbt runs as a child). Generated data is cached per scale under
+bench/data/<customers>/ and reused. Prints a table and writes bench/results.json: one record per
+stage and scale, plus the sync diff alone (`sync_diff`, timed inside the dry run) and, from
+training, the expected-LTV model beside pymc-marketing's BG/NBD + Gamma-Gamma on the same split
+(`ltv`: fit time and accuracy).
 
     python bench/run.py 10000 100000 1000000
 """
