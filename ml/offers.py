@@ -107,20 +107,27 @@ def offer_features(frame: pd.DataFrame) -> list[str]:
     return [c for c in feature_columns(frame) if c not in CAMPAIGN_COLUMNS and c != "arm"]
 
 
+def channel_mean(by_arm: dict[str, np.ndarray], channel: np.ndarray) -> np.ndarray:
+    """Per person, the mean of a per-arm value over the offers of their channel: what a
+    campaign that drew one of them at random is worth to them (0 where none is on it)."""
+    out = np.zeros(len(channel))
+    for medium in np.unique(channel):
+        rows = channel == medium
+        values = [v[rows] for a, v in by_arm.items() if parse_arm(a)[2] == medium]
+        if values:
+            out[rows] = np.mean(values, axis=0)
+    return out
+
+
 def campaign_scores(
     model: UpliftModel, x: pd.DataFrame, channel: np.ndarray
 ) -> dict[str, np.ndarray]:
     """Per person: the mean predicted uplift, and the mean propensity to buy when sent, over
     the offers of their channel (the campaign drew one of them at random)."""
-    uplift, propensity = np.zeros(len(x)), np.zeros(len(x))
-    for medium in np.unique(channel):
-        rows = channel == medium
-        arms = [a for a in model.arms if parse_arm(a)[2] == medium]
-        if not arms:
-            continue
-        uplift[rows] = np.mean([model.uplift(x[rows], a) for a in arms], axis=0)
-        propensity[rows] = np.mean([model.response(x[rows], a) for a in arms], axis=0)
-    return {"uplift": uplift, "propensity": propensity}
+    return {
+        "uplift": channel_mean({a: model.uplift(x, a) for a in model.arms}, channel),
+        "propensity": channel_mean({a: model.response(x, a) for a in model.arms}, channel),
+    }
 
 
 @dataclass

@@ -239,13 +239,11 @@ def evaluate_generated(work_dir: Path, customers: int = 20_000, seed: int = 42) 
     ]
     # who to send the campaign to (one random offer on their channel), by each score
     channel = test["channel"].to_numpy()
-    scores = offers.campaign_scores(run.model, x, channel)
-    campaign_truth = np.zeros(len(test))
-    for medium in np.unique(channel):
-        rows = channel == medium
-        campaign_truth[rows] = np.mean(
-            [true[a][rows] for a in arms if offers.parse_arm(a)[2] == medium], axis=0
-        )
+    scores = {
+        "uplift": offers.channel_mean(predicted, channel),
+        "propensity": offers.channel_mean(propensity, channel),
+    }
+    campaign_truth = offers.channel_mean(true, channel)
     top = int(0.3 * len(test))
     targeting = {
         name: float(campaign_truth[np.argsort(-score, kind="stable")[:top]].mean())
