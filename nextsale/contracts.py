@@ -7,7 +7,10 @@ folders and the dbt sources declare the same tables (a test keeps the two in ste
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+
+from nextsale.identifiers import EMAIL, ID
 
 # Types are DuckDB SQL types; ingestion casts the text it reads to them.
 TEXT = "VARCHAR"
@@ -18,6 +21,16 @@ INT = "BIGINT"
 RATE = "DECIMAL(9,6)"
 
 FILE_SUFFIXES = (".csv", ".csv.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".parquet")
+
+# Ranges outside which a value cannot be true, so one row cannot move everybody: a timestamp
+# after the load (plus a day for clocks and time zones) would move the scoring date, one before
+# 1990 is a zero or default date; an amount beyond a billion in its currency is a typo or an
+# attack, and the money arithmetic of the warehouse (DECIMAL(18,3) in US dollars) holds every
+# amount within it. A row outside is quarantined with the constant's name in its reason.
+EARLIEST_TIMESTAMP = "1990-01-01"
+FUTURE_TOLERANCE = timedelta(days=1)
+MAX_AMOUNT = 1_000_000_000
+MAX_QUANTITY = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,12 @@ class Column:
     reason: str | None = None
     # A file without this column is rejected whole; optional columns are read as empty.
     required: bool = True
+    # A timestamp that may lie ahead (an expected close date); others are quarantined when later
+    # than the load plus FUTURE_TOLERANCE.
+    may_be_future: bool = False
+    # An email ("email") or another person identifier ("id"): normalised as it loads
+    # (nextsale.identifiers), so that every comparison downstream sees one spelling.
+    identifier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,9 @@ class Contract:
     description: str
     # An optional source (crm/deals for B2C shops) may have no files at all.
     optional: bool = False
+    # Rules over several columns: (SQL predicate over the typed values, written with
+    # `{column}`, reason); a row that fails one is quarantined with the reason.
+    row_checks: tuple[tuple[str, str], ...] = ()
     column_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -67,14 +89,14 @@ CONTRACTS: tuple[Contract, ...] = (
         natural_key=("contact_id",),
         description="CRM contacts (HubSpot/Salesforce-like export); one row per contact version.",
         columns=(
-            Column("contact_id", not_null=True),
-            Column("email"),
+            Column("contact_id", not_null=True, identifier=ID),
+            Column("email", identifier=EMAIL),
             Column("first_name"),
             Column("last_name"),
             Column("phone", required=False),
             Column("company_id", required=False),
             # The shop account the CRM record belongs to, when the CRM stores it (optional).
-            Column("shop_customer_id", required=False),
+            Column("shop_customer_id", required=False, identifier=ID),
             Column("lifecycle_stage"),
             Column("lead_source", required=False),
             Column("country"),
@@ -106,11 +128,11 @@ CONTRACTS: tuple[Contract, ...] = (
         optional=True,
         columns=(
             Column("deal_id", not_null=True),
-            Column("contact_id"),
+            Column("contact_id", identifier=ID),
             Column("stage"),
             _non_negative("amount"),
             Column("created_at", TIMESTAMP, not_null=True),
-            Column("closed_at", TIMESTAMP),
+            Column("closed_at", TIMESTAMP, may_be_future=True),
         ),
     ),
     Contract(
@@ -119,7 +141,7 @@ CONTRACTS: tuple[Contract, ...] = (
         natural_key=("email",),
         description="GDPR erasure requests: the person leaves every output and destination.",
         columns=(
-            Column("email", not_null=True),
+            Column("email", not_null=True, identifier=EMAIL),
             Column("requested_at", TIMESTAMP, not_null=True),
         ),
     ),
@@ -131,13 +153,13 @@ CONTRACTS: tuple[Contract, ...] = (
         columns=(
             Column("event_id", not_null=True),
             Column("event_ts", TIMESTAMP, not_null=True),
-            Column("anonymous_id", not_null=True),
-            Column("user_id"),
+            Column("anonymous_id", not_null=True, identifier=ID),
+            Column("user_id", identifier=ID),
             Column("session_id", not_null=True),
             Column("event_name", not_null=True),
             Column("page_path"),
             Column("product_id"),
-            Column("email"),
+            Column("email", identifier=EMAIL),
             Column("utm_source"),
             Column("utm_medium"),
             Column("utm_campaign"),
@@ -152,8 +174,8 @@ CONTRACTS: tuple[Contract, ...] = (
         description="Shop orders (Shopify-like export); guest orders have no customer_id.",
         columns=(
             Column("order_id", not_null=True),
-            Column("customer_id"),
-            Column("email"),
+            Column("customer_id", identifier=ID),
+            Column("email", identifier=EMAIL),
             Column("created_at", TIMESTAMP, not_null=True),
             # Known currencies are those of the reporting-currency seed; see ingest.py.
             Column("currency", not_null=True),
@@ -191,6 +213,13 @@ CONTRACTS: tuple[Contract, ...] = (
             ),
             _non_negative("discount"),
         ),
+        row_checks=(
+            (
+                f"{{quantity}} <= {MAX_QUANTITY} and {{quantity}} * {{unit_price}} <= {MAX_AMOUNT}",
+                f"bad quantity: beyond {MAX_QUANTITY:,} units or {MAX_AMOUNT:,} for the line "
+                "(contracts.MAX_QUANTITY, MAX_AMOUNT)",
+            ),
+        ),
     ),
     Contract(
         table="shop_products",
@@ -226,9 +255,9 @@ CONTRACTS: tuple[Contract, ...] = (
             Column("campaign_id", not_null=True),
             # the person, by the identifier the sending tool knows: an email, a CRM contact id
             # or a shop customer id
-            Column("email"),
-            Column("contact_id", required=False),
-            Column("customer_id", required=False),
+            Column("email", identifier=EMAIL),
+            Column("contact_id", required=False, identifier=ID),
+            Column("customer_id", required=False, identifier=ID),
             Column("audience", not_null=True),
             Column(
                 "offer_type",

@@ -6,36 +6,62 @@ line per row and parsed in SQL) and the typing (`try_cast`); the rules come from
 
 * a file already loaded with the same content (sha256) is skipped, so reloading changes nothing;
   a file re-delivered under the same name with new content replaces its earlier rows;
-* a file-level problem (missing required column, empty or undecodable file) loads nothing of that
-  file and is recorded with its reason, while the other files still load;
-* every row lands either in `raw.<table>` or in `raw_quarantine.<table>` with a reason, and the
-  counts are reconciled (rows in = kept + quarantined) before the transaction commits;
-* columns the contract does not know are kept (as text) and reported.
+* a file-level problem (missing required column, empty, undecodable or truncated file, or any
+  error while loading it) loads nothing of that file and is recorded with its reason, while the
+  other files still load;
+* every line lands either in `raw.<table>` or in `raw_quarantine.<table>` with a reason: the
+  lines the parser accounts for are reconciled against an independent count of the file's lines
+  (`nextsale.landing_files.scan`) and the rows against what was written (rows in = kept +
+  quarantined), before the transaction commits;
+* columns the contract does not know are kept (as text) and reported; header names are matched
+  without regard to case or surrounding spaces, and a name that collides with a bookkeeping
+  column is kept as `landing<name>`.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from nextsale.config import CURRENCY_RATES_SEED
-from nextsale.contracts import BOOL, INT, TEXT, TIMESTAMP, Contract
+from nextsale.contracts import (
+    BOOL,
+    EARLIEST_TIMESTAMP,
+    FUTURE_TOLERANCE,
+    INT,
+    MAX_AMOUNT,
+    MONEY,
+    TEXT,
+    TIMESTAMP,
+    Column,
+    Contract,
+)
+from nextsale.identifiers import identifier_sql, register
+from nextsale.landing_files import (
+    LandingFileError,
+    LineScan,
+    RepairedFile,
+    repair,
+    scan,
+    unclosed_quote_line,
+)
 
 RAW, QUARANTINE = "raw", "raw_quarantine"
 FILE_LOG = f"{RAW}._file_loads"
 META_COLUMNS = ("_source_file", "_row_number", "_loaded_at")
+# Columns ingestion itself writes or works with: a landing column of the same name is renamed.
+BOOKKEEPING_COLUMNS = (*META_COLUMNS, "_reason", "_raw_line", "_first_row")
 
-
-class LandingFileError(ValueError):
-    """A file that cannot be loaded at all; the message names the file and the problem."""
+__all__ = ["LandingFileError", "TableLoad", "FileLoad", "ingest_table", "reconcile"]
 
 
 @dataclass
@@ -48,6 +74,11 @@ class FileLoad:
     reasons: Counter[str] = field(default_factory=Counter)
     extra_columns: tuple[str, ...] = ()
     error: str | None = None
+    # the file's data lines, counted apart from the parser (blank lines left out); a CSV record
+    # with a quoted line break spans more than one
+    lines_in: int = 0
+    blank_lines: int = 0  # of lines_in: skipped, neither a row nor quarantined
+    notes: tuple[str, ...] = ()  # what ingestion repaired or renamed, in words
 
 
 @dataclass
@@ -85,13 +116,16 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _typed(column: str, sql_type: str) -> str:
-    """SQL that turns the text of `column` into its contract type, or NULL if it cannot."""
-    value = f"nullif(trim({quote(column)}), '')"
+def _typed(col: Column) -> str:
+    """SQL that turns the text of a column into its contract type, or NULL if it cannot (out of
+    the type's range included: one value must never stop a file, let alone a table). Identifiers
+    are normalised (nextsale.identifiers)."""
+    sql_type = col.type
+    if col.identifier:
+        return identifier_sql(quote(col.name), col.identifier)
+    value = f"nullif(trim({quote(col.name)}), '')"
     if sql_type == INT:  # try_cast would round '1.5' to 2
-        return (
-            f"case when regexp_full_match({value}, '[+-]?[0-9]+') then cast({value} as {INT}) end"
-        )
+        return f"case when {_WHOLE_NUMBER.format(value=value)} then try_cast({value} as {INT}) end"
     if sql_type == BOOL:
         return f"try_cast(lower({value}) as {BOOL})"
     if sql_type == TEXT:
@@ -99,22 +133,35 @@ def _typed(column: str, sql_type: str) -> str:
     return f"try_cast({value} as {sql_type})"
 
 
+_WHOLE_NUMBER = "regexp_full_match({value}, '[+-]?[0-9]+')"
 _TYPE_LABELS = {TIMESTAMP: "an ISO-8601 timestamp", BOOL: "true/false", INT: "a whole number"}
 
 
-def _row_reasons(contract: Contract, currencies: list[str]) -> list[str]:
+def _out_of_range(value: str, sql_type: str) -> str:
+    """SQL: the text is a number, but not one the type can hold."""
+    if sql_type == INT:
+        return _WHOLE_NUMBER.format(value=value)
+    if sql_type in (TIMESTAMP, BOOL):
+        return "false"
+    return f"try_cast({value} as DOUBLE) is not null"
+
+
+def _row_reasons(contract: Contract, currencies: list[str], loaded_at: datetime) -> list[str]:
     """One SQL expression per rule; each yields a reason text or NULL."""
     reasons = []
+    latest = _literal((loaded_at + FUTURE_TOLERANCE).isoformat())
     for col in contract.columns:
         raw = f"nullif(trim({quote(col.name)}), '')"
-        typed = _typed(col.name, col.type)
-        if col.not_null:
-            reasons.append(f"case when {raw} is null then 'missing {col.name}' end")
+        typed = _typed(col)
+        if col.not_null:  # an identifier of invisible characters only is missing too
+            present = typed if col.identifier else raw
+            reasons.append(f"case when {present} is null then 'missing {col.name}' end")
         if col.type != TEXT:
             label = _TYPE_LABELS.get(col.type, "a number")
             reasons.append(
-                f"case when {raw} is not null and {typed} is null then "
-                f"'bad {col.name}: ' || {_literal(f'not {label}: ')} || {raw} end"
+                f"case when {raw} is not null and {typed} is null then 'bad {col.name}: ' || "
+                f"case when {_out_of_range(raw, col.type)} then 'out of range for {col.type}: ' "
+                f"else {_literal(f'not {label}: ')} end || {raw} end"
             )
         if col.check:
             check = col.check.format(col=typed)
@@ -122,6 +169,28 @@ def _row_reasons(contract: Contract, currencies: list[str]) -> list[str]:
                 f"case when {typed} is not null and not ({check}) then "
                 f"'bad {col.name}: ' || {_literal(col.reason or 'fails ' + col.check)} end"
             )
+        if col.type == MONEY:
+            reasons.append(
+                f"case when abs({typed}) > {MAX_AMOUNT} then 'bad {col.name}: beyond "
+                f"{MAX_AMOUNT:,} (contracts.MAX_AMOUNT): ' || {raw} end"
+            )
+        if col.type == TIMESTAMP:
+            reasons.append(
+                f"case when {typed} < {_literal(EARLIEST_TIMESTAMP)} then 'bad {col.name}: before "
+                f"{EARLIEST_TIMESTAMP} (contracts.EARLIEST_TIMESTAMP): ' || {raw} end"
+            )
+            if not col.may_be_future:
+                reasons.append(
+                    f"case when {typed} > {latest} then 'bad {col.name}: in the future (later "
+                    f"than the load plus {FUTURE_TOLERANCE.days} day, contracts.FUTURE_TOLERANCE): "
+                    f"' || {raw} end"
+                )
+    typed_columns = {c.name: _typed(c) for c in contract.columns}
+    for check, reason in contract.row_checks:
+        reasons.append(
+            f"case when not coalesce({check.format(**typed_columns)}, true) "
+            f"then {_literal(reason)} end"
+        )
     if contract.table == "shop_orders":
         allowed = ", ".join(_literal(c) for c in currencies)
         reasons.append(
@@ -131,18 +200,11 @@ def _row_reasons(contract: Contract, currencies: list[str]) -> list[str]:
     return reasons
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _open_text(path: Path) -> io.TextIOBase:
+    """The file as text; a byte-order mark is not part of the first column's name."""
     if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path), encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
 
 
 def _csv_header(path: Path, label: str) -> list[str]:
@@ -158,9 +220,37 @@ def _csv_header(path: Path, label: str) -> list[str]:
     return header
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list[str]:
-    """Read a CSV file as text into `_landing`, and its unparseable lines into `_landing_rejects`."""
-    header = [h.strip().lower() for h in _csv_header(path, label)]
+def _column_names(names: list[str], label: str) -> tuple[list[str], list[str]]:
+    """Landing names as columns: trimmed and lower case, a name for an empty header cell, and a
+    new name for one that collides with a bookkeeping column. Returns (names, notes); names
+    that are the same once trimmed and in lower case reject the file."""
+    columns, notes = [], []
+    for position, name in enumerate(names, start=1):
+        column = name.strip().lower()
+        if not column:
+            column = f"unnamed_{position}"
+        elif column in BOOKKEEPING_COLUMNS:
+            notes.append(f"column {column} kept as landing{column} (a bookkeeping column's name)")
+            column = f"landing{column}"
+        columns.append(column)
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise LandingFileError(f"{label}: duplicate column(s) {', '.join(duplicated)}")
+    return columns, notes
+
+
+def _record_lines(columns: list[str]) -> str:
+    """SQL: the physical lines a parsed CSV record spans (its quoted line breaks plus one)."""
+    text = "concat_ws('', " + ", ".join(quote(c) for c in columns) + ")"
+    return f"1 + length({text}) - length(replace({text}, chr(10), ''))"
+
+
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, label: str
+) -> tuple[list[str], list[str], int]:
+    """Read a CSV file as text into `_landing`, and its unparseable lines into `_landing_rejects`.
+    Returns the column names, notes on them and the physical lines the parser accounted for."""
+    header, notes = _column_names(_csv_header(path, label), label)
     columns = "{" + ", ".join(f"{_literal(h)}: 'VARCHAR'" for h in header) + "}"
     con.execute(
         "drop table if exists _landing_reject_errors; drop table if exists _landing_reject_scans"
@@ -184,11 +274,19 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list[s
         group by line  -- one error row per missing column; one quarantined row per line
         """
     )
-    return header
+    (lines,) = con.execute(
+        f"""select (select coalesce(sum({_record_lines(header)}), 0) from _landing)
+                 + (select coalesce(sum({_record_lines(["_raw_line"])}), 0) from _landing_rejects)
+        """
+    ).fetchall()[0]
+    return header, notes, 1 + int(lines)  # the header is a line too
 
 
-def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list[str]:
-    """Read JSON lines as text, one row per non-blank line; malformed lines become rejects."""
+def _stage_jsonl(
+    con: duckdb.DuckDBPyConnection, path: Path, label: str
+) -> tuple[list[str], list[str], int]:
+    """Read JSON lines as text, one row per line; blank lines are skipped and malformed lines
+    become rejects. Returns the keys and the physical lines the reader returned."""
     try:
         with _open_text(path) as f:
             f.read(1 << 16)
@@ -204,7 +302,6 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list
         from read_csv({_literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false,
                       delim = E'\\x1f', quote = '', escape = '', auto_detect = false,
                       strict_mode = false, parallel = false)
-        where nullif(trim(line), '') is not null
         """
     )
     keys = [
@@ -216,11 +313,10 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list
     ]
     if not keys:
         raise LandingFileError(f"{label}: empty file (no JSON objects)")
+    names, notes = _column_names(keys, label)
     # one parse per line for all keys (a list of paths), not one per key: 4x faster on events
     paths = "[" + ", ".join(_literal("$." + json_key(k)) for k in keys) + "]"
-    fields = ", ".join(
-        f"value[{i}] as {quote(k.strip().lower())}" for i, k in enumerate(keys, start=1)
-    )
+    fields = ", ".join(f"value[{i}] as {quote(n)}" for i, n in enumerate(names, start=1))
     con.execute(
         f"""create or replace temp table _landing as
         select {fields}, _row_number
@@ -228,20 +324,25 @@ def _stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list
               from _landing_lines where is_object)"""
     )
     con.execute(
-        """
+        f"""
         create or replace temp table _landing_rejects as
         select _row_number, line as _raw_line, 'malformed JSON line' as _reason
-        from _landing_lines where not is_object
+        from _landing_lines where not is_object and {_NOT_BLANK}
         """
     )
-    return [k.strip().lower() for k in keys]
+    return names, notes, _count(con, "_landing_lines")
+
+
+_NOT_BLANK = "nullif(trim(line, E' \\t\\r'), '') is not null"
 
 
 def json_key(key: str) -> str:
     return '"' + key.replace('"', '\\"') + '"'
 
 
-def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list[str]:
+def _stage_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, label: str
+) -> tuple[list[str], list[str]]:
     try:
         names = [
             r[0]
@@ -249,32 +350,109 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> li
                 f"describe select * from read_parquet({_literal(str(path))})"
             ).fetchall()
         ]
-    except duckdb.Error as e:
+        footer_rows = pq.ParquetFile(path).metadata.num_rows  # counted apart from DuckDB
+    except (duckdb.Error, OSError, ValueError) as e:
         raise LandingFileError(f"{label}: unreadable Parquet file ({e})") from e
-    fields = ", ".join(f"cast({quote(n)} as varchar) as {quote(n.strip().lower())}" for n in names)
+    columns, notes = _column_names(names, label)
+    fields = ", ".join(f"cast({quote(n)} as varchar) as {quote(c)}" for n, c in zip(names, columns, strict=True))
     con.execute(
         f"create or replace temp table _landing as select {fields}, row_number() over () as _row_number "
         f"from read_parquet({_literal(str(path))})"
     )
+    _no_rejects(con)
+    (read,) = con.execute("select count(*) from _landing").fetchall()[0]
+    if read != footer_rows:
+        raise LandingFileError(
+            f"{label}: the Parquet footer says {footer_rows} rows but {read} could be read"
+        )
+    return columns, notes
+
+
+def _no_rejects(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create or replace temp table _landing_rejects as "
         "select 0::bigint as _row_number, ''::varchar as _raw_line, ''::varchar as _reason limit 0"
     )
-    return [n.strip().lower() for n in names]
 
 
-def _stage(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> list[str]:
-    name = path.name
+@dataclass
+class _Staged:
+    header: list[str]
+    notes: list[str]
+    lines_in: int  # the file's data lines, counted apart from the parser (header left out)
+    blank_lines: int  # of those, blank ones: skipped, neither rows nor quarantined
+
+
+def _stage_text(
+    con: duckdb.DuckDBPyConnection,
+    source: Path,
+    label: str,
+    is_csv: bool,
+    lines: LineScan,
+    repaired: RepairedFile | None,
+) -> tuple[_Staged, str | None]:
+    """Stage a CSV or JSON lines file (or its repaired copy) and reconcile the lines the parser
+    returned with the lines counted in the file. Returns what was staged and the problem, if
+    the two disagree."""
+    stand_ins = len(repaired.rejects) if repaired else 0  # blank lines put in by the repair
+    if is_csv:
+        header, notes, accounted = _stage_csv(con, source, label)
+        # the CSV reader skips blank lines, so they are the difference
+        blank = repaired.blank_lines if repaired else lines.blank_lines
+        expected = lines.lines - blank
+    else:
+        header, notes, accounted = _stage_jsonl(con, source, label)
+        blank = _count(con, f"_landing_lines where not {_NOT_BLANK}")
+        expected = lines.lines  # the line reader returns every line, blank ones as NULL
+    if repaired:
+        if repaired.rejects:
+            con.executemany(
+                "insert into _landing_rejects values (?, ?, ?)",
+                [list(r) for r in repaired.rejects],
+            )
+        notes = [*repaired.notes, *notes]
+    problem = None
+    if accounted != expected:
+        problem = (
+            f"{label}: the file has {expected:,} non-blank lines but the parser accounted for "
+            f"{accounted:,}"
+        )
+    data_lines = lines.lines - (1 if is_csv else 0)
+    return _Staged(header, notes, data_lines, blank - stand_ins), problem
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, path: Path, label: str, lines: LineScan, work: Path
+) -> _Staged:
+    """Stage the file into `_landing` / `_landing_rejects`, repairing what real exports get
+    wrong, and prove that every line was accounted for; else raise LandingFileError."""
     if path.stat().st_size == 0:
         raise LandingFileError(f"{label}: empty file (0 bytes)")
     try:
-        if name.endswith((".csv", ".csv.gz")):
-            return _stage_csv(con, path, label)
-        if name.endswith(".parquet"):
-            return _stage_parquet(con, path, label)
-        return _stage_jsonl(con, path, label)
+        if path.name.endswith(".parquet"):
+            header, notes = _stage_parquet(con, path, label)
+            return _Staged(header, notes, _count(con, "_landing"), 0)
+        is_csv = path.name.endswith((".csv", ".csv.gz"))
+        repaired = None
+        if lines.mixed_line_endings or lines.long_lines or (lines.bom and not is_csv):
+            repaired = repair(path, label, lines, work)
+        source = repaired.path if repaired else path
+        staged, problem = _stage_text(con, source, label, is_csv, lines, repaired)
+        if problem and is_csv:
+            # the usual cause: a quote that opens and never closes swallows every line after it
+            unclosed = unclosed_quote_line(source, label)
+            if unclosed:
+                repaired = repair(path, label, lines, work, unclosed_quote=unclosed)
+                staged, problem = _stage_text(con, repaired.path, label, is_csv, lines, repaired)
+        if problem:
+            raise LandingFileError(f"{problem}; nothing of it was loaded")
     except duckdb.Error as e:
         raise LandingFileError(f"{label}: unreadable file ({str(e).splitlines()[0]})") from e
+    return staged
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(f"select count(*) from {table}").fetchall()[0][0]
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
@@ -305,6 +483,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
         )
         """
     )
+    # logs made before ingestion counted lines itself
+    con.execute(f"alter table {FILE_LOG} add column if not exists lines_in BIGINT")
+    con.execute(f"alter table {FILE_LOG} add column if not exists blank_lines BIGINT")
+    con.execute(f"alter table {FILE_LOG} add column if not exists notes VARCHAR[]")
 
 
 def _load_file(
@@ -312,19 +494,25 @@ def _load_file(
     contract: Contract,
     path: Path,
     label: str,
+    lines: LineScan,
     currencies: list[str],
     loaded_at: datetime,
 ) -> FileLoad:
-    header = _stage(con, path, label)
-    duplicated = sorted({h for h in header if header.count(h) > 1})
-    if duplicated:
-        raise LandingFileError(f"{label}: duplicate column(s) {', '.join(duplicated)}")
+    with tempfile.TemporaryDirectory(prefix="nextsale-landing-") as work:
+        staged = _stage(con, path, label, lines, Path(work))
+    header, notes = staged.header, list(staged.notes)
     missing = [c.name for c in contract.columns if c.required and c.name not in header]
     if missing:
         raise LandingFileError(f"{label}: missing required column(s) {', '.join(missing)}")
     for c in contract.columns:
         if c.name not in header:
             con.execute(f"alter table _landing add column {quote(c.name)} VARCHAR")
+    for unnamed in [h for h in header if h.startswith("unnamed_")]:
+        # an export's trailing comma: a column with neither a name nor a value
+        if not _count(con, f"_landing where nullif(trim({quote(unnamed)}), '') is not null"):
+            con.execute(f"alter table _landing drop column {quote(unnamed)}")
+            header.remove(unnamed)
+            notes.append(f"{unnamed}, with no header and no values, left out")
     extras = tuple(h for h in header if h not in contract.column_names)
     for extra in extras:  # schema drift: keep the column, report it
         for schema in (RAW, QUARANTINE):
@@ -334,7 +522,7 @@ def _load_file(
 
     all_columns = [*contract.column_names, *extras]
     partition = ", ".join(quote(c) for c in all_columns)
-    rules = ", ".join(_row_reasons(contract, currencies))
+    rules = ", ".join(_row_reasons(contract, currencies, loaded_at))
     con.execute(
         f"""
         create or replace temp table _checked as
@@ -345,7 +533,7 @@ def _load_file(
         """
     )
     source, now = _literal(label), _literal(loaded_at.isoformat())
-    typed = ", ".join(f"{_typed(c.name, c.type)} as {quote(c.name)}" for c in contract.columns)
+    typed = ", ".join(f"{_typed(c)} as {quote(c.name)}" for c in contract.columns)
     extra_sql = "".join(f", {quote(e)}" for e in extras)
     text_columns = ", ".join(quote(c) for c in all_columns)
     table = contract.table
@@ -365,12 +553,8 @@ def _load_file(
         select _reason, _raw_line, {source} as _source_file, _row_number, {now} as _loaded_at
         from _landing_rejects"""
     )
-    rows_in = con.execute(
-        "select (select count(*) from _landing) + (select count(*) from _landing_rejects)"
-    ).fetchall()[0][0]
-    kept = con.execute(
-        f"select count(*) from {RAW}.{table} where _source_file = {source}"
-    ).fetchall()[0][0]
+    rows_in = _count(con, "_landing") + _count(con, "_landing_rejects")
+    kept = _count(con, f"{RAW}.{table} where _source_file = {source}")
     reasons = Counter(
         {
             reason: n
@@ -382,61 +566,101 @@ def _load_file(
     )
     quarantined = sum(reasons.values())
     if rows_in != kept + quarantined:
-        raise RuntimeError(
-            f"{label}: {rows_in} rows in but {kept} kept + {quarantined} quarantined"
+        raise LandingFileError(
+            f"{label}: {rows_in} rows in but {kept} kept + {quarantined} quarantined; nothing "
+            "of it was loaded"
         )
-    return FileLoad(label, "loaded", rows_in, kept, quarantined, reasons, extras)
+    return FileLoad(
+        label,
+        "loaded",
+        rows_in,
+        kept,
+        quarantined,
+        reasons,
+        extras,
+        lines_in=staged.lines_in,
+        blank_lines=staged.blank_lines,
+        notes=tuple(notes),
+    )
+
+
+def _log(
+    con: duckdb.DuckDBPyConnection, table: str, sha: str, result: FileLoad, loaded_at: datetime
+) -> None:
+    con.execute(
+        f"delete from {FILE_LOG} where source_table = ? and source_file = ?", [table, result.file]
+    )
+    con.execute(
+        f"""insert into {FILE_LOG} by name select ? as source_table, ? as source_file,
+            ? as sha256, ? as status, ? as rows_in, ? as rows_kept, ? as rows_quarantined,
+            ? as extra_columns, ? as error, ? as loaded_at, ? as lines_in, ? as blank_lines,
+            ? as notes""",
+        [
+            table,
+            result.file,
+            sha,
+            result.status,
+            result.rows_in,
+            result.rows_kept,
+            result.rows_quarantined,
+            list(result.extra_columns),
+            result.error,
+            loaded_at,
+            result.lines_in,
+            result.blank_lines,
+            list(result.notes),
+        ],
+    )
+
+
+def _unexpected(label: str, error: Exception) -> str:
+    first_line = (str(error).splitlines() or [""])[0]
+    return f"{label}: could not be loaded ({type(error).__name__}: {first_line})"
 
 
 def ingest_table(duckdb_path: Path, contract: Contract, landing_dir: Path) -> TableLoad:
-    """Load every landing file of one contract; returns what happened to each file."""
+    """Load every landing file of one contract; returns what happened to each file. A file that
+    cannot be loaded, for whatever reason, is rejected by name and the others still load."""
     currencies = known_currencies()
     loaded_at = datetime.now(UTC)
     results = []
     with duckdb.connect(str(duckdb_path)) as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")  # a batch job: it would flood the log
+        register(con)
         ensure_tables(con, contract)
         for path in contract.files(landing_dir):
             label = path.relative_to(landing_dir).as_posix()
-            sha = _file_sha256(path)
-            already = con.execute(
-                f"select 1 from {FILE_LOG} where source_table = ? and source_file = ? and sha256 = ? "
-                "and status = 'loaded'",
-                [contract.table, label, sha],
-            ).fetchall()
-            if already:
-                results.append(FileLoad(label, "unchanged"))
-                continue
-            con.execute("begin transaction")
             try:
-                result = _load_file(con, contract, path, label, currencies, loaded_at)
+                lines = scan(path, label)
             except LandingFileError as e:
-                con.execute("rollback")
-                result = FileLoad(label, "rejected", error=str(e))
+                lines, error = None, str(e)
+            except OSError as e:
+                lines, error = None, _unexpected(label, e)
+            if lines is not None:
+                already = con.execute(
+                    f"select 1 from {FILE_LOG} where source_table = ? and source_file = ? "
+                    "and sha256 = ? and status = 'loaded'",
+                    [contract.table, label, lines.sha256],
+                ).fetchall()
+                if already:
+                    results.append(FileLoad(label, "unchanged"))
+                    continue
                 con.execute("begin transaction")
-            con.execute(
-                f"delete from {FILE_LOG} where source_table = ? and source_file = ?",
-                [contract.table, label],
-            )
-            con.execute(
-                f"insert into {FILE_LOG} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    contract.table,
-                    label,
-                    sha,
-                    result.status,
-                    result.rows_in,
-                    result.rows_kept,
-                    result.rows_quarantined,
-                    list(result.extra_columns),
-                    result.error,
-                    loaded_at,
-                ],
-            )
+                try:
+                    result = _load_file(con, contract, path, label, lines, currencies, loaded_at)
+                except Exception as e:  # noqa: BLE001 - one file's failure must not stop the table
+                    con.execute("rollback")
+                    error = str(e) if isinstance(e, LandingFileError) else _unexpected(label, e)
+                    result = FileLoad(label, "rejected", error=error)
+                    con.execute("begin transaction")
+            else:
+                result = FileLoad(label, "rejected", error=error)
+                con.execute("begin transaction")
+            _log(con, contract.table, lines.sha256 if lines else "", result, loaded_at)
             con.execute("commit")
             results.append(result)
-        table_rows = con.execute(f"select count(*) from {RAW}.{contract.table}").fetchall()[0][0]
+        table_rows = _count(con, f"{RAW}.{contract.table}")
     return TableLoad(contract.table, results, table_rows)
 
 

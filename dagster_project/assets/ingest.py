@@ -13,13 +13,19 @@ FILES_LOADED = "files_loaded"
 
 def _files_table(load: TableLoad) -> str:
     lines = [
-        "| file | status | rows in | kept | quarantined | note |",
-        "|---|---|---:|---:|---:|---|",
+        "| file | status | lines | rows in | kept | quarantined | note |",
+        "|---|---|---:|---:|---:|---:|---|",
     ]
     for f in load.files:
-        note = f.error or (f"new columns: {', '.join(f.extra_columns)}" if f.extra_columns else "")
+        notes = [*f.notes]
+        if f.extra_columns:
+            notes.append(f"new columns: {', '.join(f.extra_columns)}")
+        if f.blank_lines:
+            notes.append(f"{f.blank_lines} blank line(s) skipped")
+        note = f.error or "; ".join(notes)
         lines.append(
-            f"| {f.file} | {f.status} | {f.rows_in} | {f.rows_kept} | {f.rows_quarantined} | {note} |"
+            f"| {f.file} | {f.status} | {f.lines_in} | {f.rows_in} | {f.rows_kept} "
+            f"| {f.rows_quarantined} | {note} |"
         )
     return "\n".join(lines)
 
@@ -64,14 +70,16 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
                 ROWS_RECONCILE,
                 asset=key,
                 blocking=True,
-                description="Rows in = rows kept + rows quarantined, for every loaded file.",
+                description="Rows in = rows kept + rows quarantined, for every loaded file "
+                "(each file's lines were already reconciled against a count made apart from "
+                "the parser when it loaded).",
             ),
             dg.AssetCheckSpec(
                 FILES_LOADED,
                 asset=key,
                 blocking=True,
-                description="Every landing file could be read (no missing required column, "
-                "no empty or undecodable file).",
+                description="Every landing file could be loaded (no missing required column, "
+                "no empty, undecodable or truncated file, no lines the parser lost).",
             ),
         ],
     )

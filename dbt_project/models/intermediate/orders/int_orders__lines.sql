@@ -39,10 +39,9 @@ joined as (
 
         -- numerics
         lines.quantity,
-        cast(lines.line_amount * orders.usd_per_unit as {{ dbt.type_numeric() }})
-            as line_amount_usd,
-        cast(lines.line_amount * orders.usd_per_unit * products.margin_rate
-             as {{ dbt.type_numeric() }}) as line_margin_usd,
+        {{ to_usd('lines.line_amount', 'orders.usd_per_unit') }} as line_amount_usd,
+        {{ to_usd('lines.line_amount', 'orders.usd_per_unit * products.margin_rate') }}
+            as line_margin_usd,
 
         -- timestamps
         orders.created_at

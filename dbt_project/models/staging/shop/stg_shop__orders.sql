@@ -35,10 +35,10 @@ renamed as (
 
         -- numerics (reporting currency)
         rates.usd_per_unit,
-        cast(source.subtotal * rates.usd_per_unit as {{ dbt.type_numeric() }}) as subtotal_usd,
-        cast(source.discount * rates.usd_per_unit as {{ dbt.type_numeric() }}) as discount_usd,
-        cast(source.shipping * rates.usd_per_unit as {{ dbt.type_numeric() }}) as shipping_usd,
-        cast(source.total * rates.usd_per_unit as {{ dbt.type_numeric() }}) as total_usd,
+        {{ to_usd('source.subtotal', 'rates.usd_per_unit') }} as subtotal_usd,
+        {{ to_usd('source.discount', 'rates.usd_per_unit') }} as discount_usd,
+        {{ to_usd('source.shipping', 'rates.usd_per_unit') }} as shipping_usd,
+        {{ to_usd('source.total', 'rates.usd_per_unit') }} as total_usd,
 
         -- timestamps
         {{ to_utc('source.created_at') }} as created_at,
