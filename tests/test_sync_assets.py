@@ -157,3 +157,84 @@ def test_a_consent_flag_flipped_to_false_takes_the_person_off_email_audiences(co
     assert materialize_syncs(copied).success
     assert email not in klaviyo.members(f"nextsale: {audience}")
     assert audience not in (hubspot.contacts[email].get("nextsale_audiences") or "")
+
+
+def _people(con) -> list[tuple[str, str | None, str]]:
+    """(customer_key, shop account id or None, email) of each person synced to Salesforce."""
+    return con.execute(
+        """select s.Nextsale_Customer_Key__c,
+                  max(case when k.identifier_type = 'customer_id'
+                           then substr(k.node_id, length('customer_id:') + 1) end),
+                  s.Email
+        from activation.salesforce__contacts s
+        join intermediate.int_identity__customer_keys k on k.customer_key = s.Nextsale_Customer_Key__c
+        where s.Email is not null
+        group by all order by 1"""
+    ).fetchall()
+
+
+def test_keys_never_change_under_a_person_and_a_merge_leaves_one_record(copied, servers):
+    """A new cookie logging in to a synced account keeps the person's key, so the next sync
+    updates their one record; two known people found to be one keep the older key, and the
+    other's record is removed at the destination."""
+    assert materialize_syncs(copied).success
+    salesforce = servers["salesforce"]
+    with duckdb.connect(str(copied.duckdb_path)) as con:
+        people = _people(con)
+        (as_of,) = con.execute(
+            "select max(as_of_date) from intermediate.int_calendar__cutoffs"
+        ).fetchone()
+        shopper, shopper_account, _ = next(p for p in people if p[1])
+        account, guest = (
+            [p for p in people if p[1] and p[0] != shopper][0],
+            next(p for p in people if not p[1]),
+        )
+        day_before = f"{as_of} 00:00:00+00"
+        con.execute(
+            "insert into raw.web_events by name select 'new-cookie-event' as event_id, "
+            "?::timestamptz - interval 1 day as event_ts, 'a-brand-new-cookie' as anonymous_id, "
+            "? as user_id, 'new-session' as session_id, 'page_view' as event_name, "
+            "'test' as _source_file, 1 as _row_number, now() as _loaded_at",
+            [day_before, shopper_account],
+        )
+        # the account holder checks out with the guest's email: the two are one person
+        con.execute(
+            "insert into raw.shop_orders by name select 'merge-order' as order_id, "
+            "? as customer_id, ? as email, ?::timestamptz - interval 1 day as created_at, "
+            "'USD' as currency, 10 as subtotal, 0 as discount, 0 as shipping, 10 as total, "
+            "'paid' as status, false as is_test, 'test' as _source_file, 1 as _row_number, "
+            "now() as _loaded_at",
+            [account[1], guest[2], day_before],
+        )
+    assert {shopper, account[0], guest[0]} <= set(salesforce.records)
+    DbtCliResource(project_dir=dbt_project, target="duckdb").cli(
+        [
+            "build",
+            "--select",
+            "stg_web__events+,+tag:activation stg_shop__orders+,+tag:activation",
+            "--exclude-resource-type",
+            "unit_test",
+        ]
+    ).wait()
+    with duckdb.connect(str(copied.duckdb_path), read_only=True) as con:
+        keys_now = dict(
+            con.execute(
+                "select node_id, customer_key from intermediate.int_identity__customer_keys "
+                "where node_id in (?, ?)",
+                ["anonymous_id:a-brand-new-cookie", f"customer_id:{shopper_account}"],
+            ).fetchall()
+        )
+        (retired,) = con.execute(
+            "select retired_customer_key, surviving_customer_key "
+            "from activation.retired_customer_keys"
+        ).fetchall()
+    assert set(keys_now.values()) == {shopper}  # the new cookie joined under the old key
+    survivor = min(account[0], guest[0])  # both keys were given in one run: the smaller stays
+    assert retired == (max(account[0], guest[0]), survivor)
+
+    assert materialize_syncs(copied).success
+    assert (
+        sum(r.get("Nextsale_Customer_Key__c") == shopper for r in salesforce.records.values()) == 1
+    )
+    assert retired[0] not in salesforce.records and retired[0] in salesforce.deleted
+    assert survivor in salesforce.records

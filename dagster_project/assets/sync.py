@@ -15,6 +15,7 @@ from nextsale.warehouse import pull_schema
 
 AUDIENCES = dg.AssetKey(["activation", "audience_members"])
 ERASURES = dg.AssetKey(["activation", "erasure_requests"])
+RETIRED_KEYS = dg.AssetKey(["activation", "retired_customer_keys"])
 
 
 class SyncDestination(dg.ConfigurableResource):
@@ -119,10 +120,10 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
         key=["sync", name],
         group_name="sync",
         kinds={name},
-        deps=[table, AUDIENCES, ERASURES],
+        deps=[table, AUDIENCES, ERASURES, RETIRED_KEYS],
         required_resource_keys={resource_key, "warehouse"},
         description=f"Sends new and changed rows of {destination.table} to {name}, deletes "
-        "erased people there, and logs the run in sync.log (failures in sync.failures). "
+        "erased people and records under retired customer keys there, and logs the run in sync.log (failures in sync.failures). "
         f"Without {destination.token_env} it is a dry run.",
         freshness_policy=DAILY_FRESHNESS,
         check_specs=[

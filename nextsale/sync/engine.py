@@ -31,6 +31,18 @@ from nextsale.sync.state import Outcome, SyncState, now
 
 log = logging.getLogger(__name__)
 ERASURES = "select email from activation.erasure_requests"
+# Keys retired when two people merged: the record under each is removed at every destination.
+RETIRED = "select retired_customer_key as record_key from activation.retired_customer_keys"
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """A warehouse built before the table existed has none: nothing retired yet."""
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
 
 
 class SyncError(RuntimeError):
@@ -110,6 +122,8 @@ def sync(
                 destination.hash_exclude,
                 ERASURES,
                 mirror,
+                retired=RETIRED if _has_table(con, "activation", "retired_customer_keys") else None,
+                match=destination.match,
             )
             entry |= {
                 "rows_in_table": plan.rows_in_table,

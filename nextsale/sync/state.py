@@ -81,18 +81,32 @@ class SyncState:
         hash_exclude: tuple[str, ...],
         erasures: str,
         mirror: bool,
+        retired: str | None = None,
+        match: str | None = None,
     ) -> Plan:
         """The diff of `table` against the last synced state, in SQL. `erasures` is a relation
         with the emails of people who asked to be erased: they are deleted even when mirror mode
-        is off, and never sent."""
+        is off, and never sent. `retired` is a relation of record keys retired when two people
+        merged: their records are deleted whatever the mode, except that one whose `match` key
+        (what the vendor matches people on) a current row still uses is only forgotten here
+        (its destination_id comes out empty): the surviving record is that same vendor record."""
         started = datetime.now()
         columns = [r[0] for r in self.con.execute(f"describe {table}").fetchall()]
         hashed = ", ".join(f'"{c}" := "{c}"' for c in columns if c not in hash_exclude)
         self.con.execute(
             f"""create or replace temp table current_rows as
             select cast("{key}" as varchar) as record_key, lower("{email}") as email,
+                   cast("{match or key}" as varchar) as match_key,
                    md5(to_json(struct_pack({hashed}))) as row_hash
             from {table}"""
+        )
+        self.con.execute(
+            "create or replace temp table retired as "
+            + (
+                f"select distinct cast(record_key as varchar) as record_key from ({retired})"
+                if retired
+                else "select null::varchar as record_key limit 0"
+            )
         )
         self.con.execute(
             f"""create or replace temp table erased as
@@ -113,13 +127,19 @@ class SyncState:
             order by u.record_key"""
         ).to_arrow_table()
         deletes = self.con.execute(
-            """select s.record_key, s.match_key, s.email, s.destination_id,
-                   case when e.email is not null then 'erasure' else 'mirror' end as reason
+            """select s.record_key, s.match_key, s.email,
+                   case when e.email is null and r.record_key is not null
+                             and s.match_key in (select match_key from current_rows) then null
+                        else s.destination_id end as destination_id,
+                   case when e.email is not null then 'erasure'
+                        when r.record_key is not null then 'merged' else 'mirror' end as reason
             from sync.state s
             left join current_rows c on c.record_key = s.record_key
             left join erased e on e.email = s.email
+            left join retired r on r.record_key = s.record_key
             where s.destination = $1
-              and (e.email is not null or (c.record_key is null and $2))
+              and (e.email is not null
+                   or (c.record_key is null and ($2 or r.record_key is not null)))
             order by s.record_key""",
             [self.destination, mirror],
         ).df()
