@@ -46,7 +46,8 @@ def identifier_sql(value: str, kind: str) -> str:
     where `register` has been called."""
     plain = f"lower({value})" if kind == EMAIL else value
     return (
-        f"nullif(case when regexp_full_match({value}, '{_PLAIN}') then {plain} "
+        f"nullif(case when {value} is null then null "  # else NULL would reach Python
+        f"when regexp_full_match({value}, '{_PLAIN}') then {plain} "
         f"else nextsale_identifier({value}, '{kind}') end, '')"
     )
 
