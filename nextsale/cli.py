@@ -280,6 +280,7 @@ def sync(destination: str, dry_run: bool, out: Path | None, mirror: bool) -> Non
                 settings.duckdb_path,
                 env=os.environ,
                 dry_run_dir=out,
+                mirror=mirror,
                 progress=None if out else progress,
             )
     except SyncError as e:

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -346,3 +347,94 @@ def test_a_refused_batch_among_many_fails_alone_and_nothing_goes_twice(
     assert result.log["failed"] == 1
     assert sorted(delivered(vendor, server)) == [p for p in people if p != people[len(people) // 2]]
     assert set(delivered(vendor, server).values()) == {1}
+
+
+def last_log(warehouse: Path) -> tuple[str, str | None]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(
+            "select status, message from sync.log order by started_at desc limit 1"
+        ).fetchone()
+
+
+def test_a_retry_after_past_the_cap_fails_the_run_at_once(vendor, warehouse, server):
+    server.faults.throttle, server.faults.retry_after = 1, 3600
+    started = time.monotonic()
+    with pytest.raises(SyncError, match="asks to wait 3600 s"):
+        run(vendor, warehouse, server)
+    assert time.monotonic() - started < 30
+    status, message = last_log(warehouse)
+    assert status == "failed" and "Retry-After" in message
+
+
+def test_an_answer_later_than_the_timeout_never_leaves_a_run_running(vendor, warehouse, server):
+    """An upsert answered late is sent again (it is idempotent); a create answered late stops the
+    run, logged as failed. Either way the next run delivers everyone."""
+    server.faults.slow, server.faults.slow_seconds = 1, 1.0
+    late = {"backoff_seconds": 0.01, "timeout_seconds": 0.3}
+    try:
+        result = sync(
+            vendor, warehouse, env=env_for(vendor, server), poll_seconds=0.01, client_options=late
+        )
+        assert result.log["status"] == "success" and result.log["retried"] >= 1
+    except SyncError as error:
+        status, message = last_log(warehouse)
+        assert "Timeout" in str(error) and status == "failed" and "Timeout" in message
+    assert run(vendor, warehouse, server).log["status"] == "success"
+    assert sorted(delivered(vendor, server)) == identity(vendor, warehouse)
+
+
+def test_credentials_a_vendor_echoes_back_are_redacted_before_they_are_stored(vendor, warehouse):
+    from nextsale.sync.engine import destination_for
+    from nextsale.sync.http import REDACTED, Client
+    from nextsale.sync.state import Outcome, SyncState
+
+    destination = destination_for(vendor, {CREDENTIALS[vendor][0]: TOKEN})
+    client = Client("http://127.0.0.1:9", destination.headers(), {})
+    echoed = f"401: bad header {destination.headers()}"
+    assert TOKEN in echoed and TOKEN not in client.redact(echoed)
+    with duckdb.connect(str(warehouse)) as con:
+        state = SyncState(con, vendor, "run-1", client.redact)
+        state.record_failures("upsert", [Outcome("k", False, status_code=400, message=echoed)])
+        state.write_log({"run_id": "run-1", "destination": vendor, "message": echoed})
+        stored = str(con.execute("select * from sync.failures").fetchall())
+        stored += str(con.execute("select * from sync.log").fetchall())
+    assert TOKEN not in stored and REDACTED in stored
+
+
+def test_an_audience_table_with_nobody_sendable_sends_and_removes_nothing(
+    vendor, warehouse, server
+):
+    run(vendor, warehouse, server)
+    before = len(server.received)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update activation.audience_members set is_sendable = false")
+    with pytest.raises(SyncError, match="no audience has anyone who may be sent"):
+        run(vendor, warehouse, server)
+    assert len(server.received) == before
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table activation.audience_members")
+    with pytest.raises(SyncError, match="no activation.audience_members table"):
+        run(vendor, warehouse, server)
+
+
+def test_the_cli_passes_mirror_to_the_engine(vendor, warehouse, server, monkeypatch):
+    from click.testing import CliRunner
+
+    from nextsale.cli import main
+
+    run(vendor, warehouse, server)
+    table, key, _ = TABLES[vendor]
+    with duckdb.connect(str(warehouse)) as con:
+        (gone,) = con.execute(
+            f'select "{key}" from activation.{table} order by 1 limit 1'
+        ).fetchone()
+        con.execute(f'delete from activation.{table} where "{key}" = ?', [gone])
+    monkeypatch.setenv("NEXTSALE_DUCKDB_PATH", str(warehouse))
+    for variable, value in env_for(vendor, server).items():
+        monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(main, ["sync", vendor, "--mirror"])
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(
+            "select deleted, mirror from sync.log order by started_at desc limit 1"
+        ).fetchone() == (1, True)

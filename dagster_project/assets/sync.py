@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from nextsale.sync import DESTINATIONS, SyncError, sync
+from nextsale.sync.engine import AUDIENCE_COUNTS
 from nextsale.sync.state import recent_runs
 from nextsale.warehouse import pull_schema
 
@@ -54,14 +55,7 @@ def sync_destinations(environ: dict[str, str]) -> dict[str, SyncDestination]:
     "upstream broke (scores missing, consent lost), and syncing it would empty the lists.",
 )
 def audiences_not_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
-    rows = (
-        warehouse.client()
-        .query(
-            "select audience, count(case when is_sendable then 1 end), count(*) "
-            "from activation.audience_members group by 1 order by 1"
-        )
-        .itertuples(index=False)
-    )
+    rows = warehouse.client().query(AUDIENCE_COUNTS).itertuples(index=False)
     rows = [(a, int(s), int(n)) for a, s, n in rows]
     sendable = sum(r[1] for r in rows)
     return dg.AssetCheckResult(

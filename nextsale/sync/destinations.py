@@ -33,6 +33,9 @@ class Context:
     state: SyncState
     columns: dict[str, str]  # the activation table's columns and DuckDB types
     poll_seconds: float = 2.0
+    # how long a run waits for one asynchronous job; past it the job stays journalled and the
+    # next run collects it
+    job_timeout_seconds: float = 900.0
 
 
 def jsonable(value: Any) -> Any:
@@ -78,6 +81,9 @@ class Destination:
     asynchronous: ClassVar[bool] = False
     # SQL of (list_name, record_key, match_key) for destinations with list membership
     wanted_memberships: ClassVar[str | None] = None
+    # a destination whose host is per account: a token without its URL is an error, never a
+    # send to the placeholder
+    base_url_required: ClassVar[bool] = False
 
     def __init__(self, token: str | None, base_url: str):
         self.token, self.base_url = token, base_url
@@ -342,12 +348,19 @@ class Klaviyo(Destination):
         """Wait for the job, then read its import errors: those records failed, the rest landed."""
         path = f"/api/profile-bulk-import-jobs/{job_id}"
         wait = ctx.poll_seconds / 8
+        give_up = time.monotonic() + ctx.job_timeout_seconds
         while True:
             response = ctx.client.send(self.call("GET", path))
             fatal_if_unauthorised(response)
             status = response.json()["data"]["attributes"]["status"]
             if status in ("complete", "cancelled", "failed"):
                 break
+            if time.monotonic() + wait > give_up:
+                raise TransportError(
+                    f"Klaviyo import job {job_id} is still {status} after "
+                    f"{ctx.job_timeout_seconds:.0f} s; it stays journalled (sync.pending_jobs) "
+                    "and the next run collects it"
+                )
             time.sleep(wait)
             wait = min(ctx.poll_seconds, wait * 2)
         if status != "complete":
@@ -482,7 +495,9 @@ class Salesforce(Destination):
     batch_size = 200  # records per sObject Collections request
     token_env = "SALESFORCE_ACCESS_TOKEN"
     base_url_env = ("SALESFORCE_BASE_URL", "SALESFORCE_INSTANCE_URL")
-    default_base_url = "https://example.my.salesforce.com"
+    # each org has its own host: there is no default to fall back on (dry runs show this one)
+    default_base_url = "https://your-org.my.salesforce.com"
+    base_url_required = True
     api_version = "v62.0"
     sobject = "Contact"
     # Salesforce publishes no per-second limit, only a daily allocation per org and at most 25

@@ -35,6 +35,15 @@ ERASURES = "select email from activation.erasure_requests"
 RETIRED = "select retired_customer_key as record_key from activation.retired_customer_keys"
 
 
+# Each audience with its sendable members and all its members: the one rule, for the CLI and
+# Dagster alike, that an audience table with nobody sendable is a broken build, not an order to
+# empty the destination's lists.
+AUDIENCE_COUNTS = (
+    "select audience, count(case when is_sendable then 1 end) as sendable, count(*) as members "
+    "from activation.audience_members group by 1 order by 1"
+)
+
+
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     """A warehouse built before the table existed has none: nothing retired yet."""
     return bool(
@@ -69,6 +78,7 @@ def sync(
     dry_run_dir: Path | None = None,
     mirror: bool = False,
     poll_seconds: float = 2.0,
+    job_timeout_seconds: float = 900.0,
     max_in_flight: int = 1,
     client_options: Mapping | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -84,11 +94,21 @@ def sync(
 
     `progress(done, total)` is called as upserts are confirmed (records sent or refused, of
     those planned), for a progress bar."""
-    destination = destination_for(name, env)
+    environment = os.environ if env is None else env
+    destination = destination_for(name, environment)
     if destination.token is None and dry_run_dir is None:
         raise SyncError(
             f"{name}: {destination.token_env} is not set; set it to sync, or plan a dry run "
             f"with `nextsale sync {name} --dry-run --out DIR`"
+        )
+    if (
+        dry_run_dir is None
+        and destination.base_url_required
+        and not any(environment.get(v) for v in destination.base_url_env)
+    ):
+        raise SyncError(
+            f"{name}: {destination.token_env} is set but {destination.base_url_env[-1]} is not; "
+            "set it to your org's URL (for example https://acme.my.salesforce.com)"
         )
     run_id = f"{name}-{now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     client = Client(
@@ -100,13 +120,15 @@ def sync(
     )
     started = time.monotonic()
     with duckdb.connect(str(database)) as con:
-        state = SyncState(con, name, run_id)
+        if not mirror:
+            _refuse_empty_audiences(con, name)
+        state = SyncState(con, name, run_id, client.redact)
         columns = dict(
             con.execute(
                 f"select column_name, column_type from (describe {destination.table})"
             ).fetchall()
         )
-        ctx = Context(client, state, columns, poll_seconds)
+        ctx = Context(client, state, columns, poll_seconds, job_timeout_seconds)
         entry = {
             "run_id": run_id, "destination": name, "started_at": now(), "status": "running",
             "dry_run": client.dry_run, "mirror": mirror, "sent": 0, "failed": 0, "deleted": 0,
@@ -143,6 +165,8 @@ def sync(
             )
         except TransportError as error:
             entry |= {"status": "failed", "message": str(error)}
+        except Exception as error:  # noqa: BLE001 - logged as failed, then raised as SyncError
+            entry |= {"status": "failed", "message": f"{type(error).__name__}: {error}"}
         finally:
             entry |= {
                 "finished_at": now(),
@@ -155,8 +179,28 @@ def sync(
     result = SyncResult(entry, [f.__dict__ for f in failures])
     log.info("sync %s: %s", name, {k: v for k, v in entry.items() if k != "message"})
     if entry["status"] == "failed":
-        raise SyncError(f"{name} sync {run_id} stopped: {entry['message']}")
+        raise SyncError(f"{name} sync {run_id} stopped: {client.redact(entry['message'])}")
     return result
+
+
+def _refuse_empty_audiences(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """An audience table with nobody sendable (or none at all) would empty every list: refuse,
+    unless the caller asked for a mirror on purpose."""
+    if not _has_table(con, "activation", "audience_members"):
+        raise SyncError(
+            f"{name}: there is no activation.audience_members table: nothing was sent or removed. "
+            "Build the activation tables first (dagster asset materialize ... --select "
+            "'group:activation')."
+        )
+    counts = con.execute(AUDIENCE_COUNTS).fetchall()
+    if not sum(sendable for _, sendable, _ in counts):
+        members = sum(n for _, _, n in counts)
+        raise SyncError(
+            f"{name}: no audience has anyone who may be sent ({members:,} members, all held back "
+            "by consent, suppression, holdout or the cap): nothing was sent or removed, so the "
+            "destination's lists are not emptied. Check scores.customer_scores and the consent "
+            "flags; pass --mirror only to empty the destination on purpose."
+        )
 
 
 @dataclass

@@ -1,10 +1,14 @@
 """Every request a sync makes goes through one `Client`: one rate limiter, one retry policy, one
 place where secrets are kept out of logs and dry-run files.
 
-Retries: 429 and 5xx (and a dropped connection) are retried with exponential backoff, waiting
-at least what Retry-After says, but only for requests that are safe to repeat (upserts,
-deletes, reads). A create that is not idempotent is retried only after a 429, which says the
-request was not processed.
+Retries: 429 and 5xx (and a dropped connection or an answer later than the timeout) are retried
+with exponential backoff, waiting at least what Retry-After says, but only for requests that are
+safe to repeat (upserts, deletes, reads). A create that is not idempotent is retried only after
+a 429, which says the request was not processed.
+
+Every wait is bounded: a Retry-After longer than `max_retry_after_seconds` and a run past its
+`deadline_seconds` stop the run with the vendor's message instead of sleeping on. Anything a
+vendor echoes back passes `redact` before it is stored or logged.
 """
 
 from __future__ import annotations
@@ -94,10 +98,25 @@ class Client:
     backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
     timeout_seconds: float = 60.0
+    max_retry_after_seconds: float = 300.0
+    deadline_seconds: float = 4 * 3600.0  # of the whole run: a daily sync must end within a day
     counters: Counters = field(default_factory=Counters)
 
     def __post_init__(self) -> None:
         self._session = requests.Session()
+        self._deadline = time.monotonic() + self.deadline_seconds
+        # the secret header values, and the token inside "Bearer <token>" and the like
+        self._secrets = sorted(
+            {
+                part
+                for k, v in self.headers.items()
+                if k.lower() in self.secret_headers
+                for part in (v, v.split(" ", 1)[-1])
+                if len(part) >= 8
+            },
+            key=len,
+            reverse=True,
+        )
         self._planned = 0
         self._lock = threading.Lock()  # batches may be sent from several threads
         if self.dry_run_dir is not None:
@@ -106,6 +125,15 @@ class Client:
     @property
     def dry_run(self) -> bool:
         return self.dry_run_dir is not None
+
+    def redact(self, text: str | None) -> str | None:
+        """The text with every credential this client sends replaced: a vendor may echo the
+        Authorization header back in an error."""
+        if text is None:
+            return None
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
     def public_headers(self, call: Call) -> dict[str, str]:
         headers = {**self.headers, "Content-Type": call.content_type}
@@ -121,6 +149,7 @@ class Client:
         headers = {**self.headers, "Content-Type": call.content_type}
         limiter = self.limiters.get(call.bucket) or self.limiters["default"]
         for attempt in range(1, self.max_attempts + 1):
+            self._check_deadline(call)
             limiter.acquire()
             with self._lock:
                 self.counters.requests += 1
@@ -133,10 +162,13 @@ class Client:
                     headers=headers,
                     timeout=self.timeout_seconds,
                 )
-            except requests.ConnectionError as error:
-                # the request may have arrived: repeat it only if repeating is safe
+            except requests.RequestException as error:
+                # a dropped connection or a late answer: the request may have arrived, so it is
+                # repeated only if repeating is safe
                 if not call.idempotent or attempt == self.max_attempts:
-                    raise TransportError(f"{call.method} {call.path}: {error}") from None
+                    raise TransportError(
+                        self.redact(f"{call.method} {call.path}: {type(error).__name__}: {error}")
+                    ) from None
                 self._wait(
                     attempt, None, f"connection lost ({type(error).__name__})", call, limiter
                 )
@@ -148,8 +180,10 @@ class Client:
                 self.counters.throttled += throttled
             if (not call.idempotent and not throttled) or attempt == self.max_attempts:
                 raise TransportError(
-                    f"{call.method} {call.path}: HTTP {response.status_code} after {attempt} "
-                    f"attempts: {response.text[:300]}"
+                    self.redact(
+                        f"{call.method} {call.path}: HTTP {response.status_code} after {attempt} "
+                        f"attempts: {response.text[:300]}"
+                    )
                 )
             self._wait(attempt, response, f"HTTP {response.status_code}", call, limiter)
         raise AssertionError("unreachable")
@@ -168,10 +202,27 @@ class Client:
         delay *= random.uniform(0.5, 1.0)  # jitter, so clients do not retry in lockstep
         retry_after = _retry_after_seconds(response)
         if retry_after is not None:
+            if retry_after > self.max_retry_after_seconds:
+                raise TransportError(
+                    self.redact(
+                        f"{call.method} {call.path}: HTTP {response.status_code} asks to wait "
+                        f"{retry_after:.0f} s (Retry-After), longer than the "
+                        f"{self.max_retry_after_seconds:.0f} s a run waits: run the sync again "
+                        f"later. The vendor said: {response.text[:300]}"
+                    )
+                )
             delay = max(delay, retry_after)
             limiter.pause(retry_after)
+        self._check_deadline(call, delay)
         log.info("%s %s: %s, retry %d in %.2fs", call.method, call.path, why, attempt, delay)
         time.sleep(delay)
+
+    def _check_deadline(self, call: Call, wait: float = 0.0) -> None:
+        if time.monotonic() + wait > self._deadline:
+            raise TransportError(
+                f"{call.method} {call.path}: the run's deadline of {self.deadline_seconds:.0f} s "
+                "has passed; what was confirmed is checkpointed, run the sync again to go on"
+            )
 
     def _write_planned(self, call: Call) -> None:
         with self._lock:

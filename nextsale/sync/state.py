@@ -11,6 +11,7 @@ resumed run finishes them instead of sending their records again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,8 +69,15 @@ def now() -> datetime:
 
 
 class SyncState:
-    def __init__(self, con: duckdb.DuckDBPyConnection, destination: str, run_id: str):
-        self.con, self.destination, self.run_id = con, destination, run_id
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        destination: str,
+        run_id: str,
+        redact: Callable[[str | None], str | None] = lambda text: text,
+    ):
+        # `redact` cleans what a vendor said before it is stored (it may echo a credential)
+        self.con, self.destination, self.run_id, self.redact = con, destination, run_id, redact
         con.execute("set enable_progress_bar = false")
         con.execute(DDL)
 
@@ -194,7 +202,7 @@ class SyncState:
                 o.record_key,
                 operation,
                 o.status_code,
-                o.message,
+                self.redact(o.message),
                 now(),
             )
             for o in outcomes
@@ -290,7 +298,7 @@ class SyncState:
         columns = [r[0] for r in self.con.execute("describe sync.log").fetchall()]
         self.con.execute(
             f"insert into sync.log values ({', '.join('?' * len(columns))})",
-            [entry.get(c) for c in columns],
+            [self.redact(entry.get(c)) if c == "message" else entry.get(c) for c in columns],
         )
 
 
