@@ -82,7 +82,7 @@ class Destination:
     # SQL of (list_name, record_key, match_key) for destinations with list membership
     wanted_memberships: ClassVar[str | None] = None
     # a destination whose host is per account: a token without its URL is an error, never a
-    # send to the placeholder
+    # send to default_base_url (which only dry runs show)
     base_url_required: ClassVar[bool] = False
 
     def __init__(self, token: str | None, base_url: str):
