@@ -37,7 +37,7 @@ demo: manifest $(DAGSTER_HOME)/dagster.yaml
 		> data/logs/demo.log 2>&1 || { tail -40 data/logs/demo.log; exit 1; }
 	@$(BIN)/nextsale summary
 	@echo "Reverse ETL, dry runs (each planned request is a JSON file):"
-	@for destination in hubspot klaviyo salesforce; do \
+	@for destination in $$($(BIN)/nextsale destinations); do \
 		$(BIN)/nextsale sync $$destination --dry-run --out data/dry-run/$$destination || exit 1; \
 	done
 	@$(BIN)/nextsale report

@@ -18,14 +18,27 @@ all_assets_job = dg.define_asset_job(
     description="Ingest every landing file, then build every dbt model and its tests.",
 )
 
-daily_schedule = dg.ScheduleDefinition(
-    name="daily_refresh",
-    job=all_assets_job,
-    cron_schedule="0 6 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Refresh the whole graph every day at 06:00 UTC.",
-)
+
+def build_daily_schedule(configured: list[str]) -> dg.ScheduleDefinition:
+    """Refresh everything daily; the syncs only once a destination has credentials, so that a
+    fresh install never sends anything on its own (`configured`: destinations with a token)."""
+    if configured:
+        job, what = all_assets_job, f"the whole graph, syncs to {', '.join(configured)} included"
+    else:
+        job = dg.define_asset_job(
+            "refresh_without_syncs",
+            selection=dg.AssetSelection.all() - dg.AssetSelection.groups("sync"),
+            description="Ingest, build, score and activate; no destination is configured yet.",
+        )
+        what = "everything but the syncs (no destination has credentials)"
+    return dg.ScheduleDefinition(
+        name="daily_refresh",
+        job=job,
+        cron_schedule="0 6 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Refresh {what} every day at 06:00 UTC.",
+    )
 
 
 def landing_fingerprint(landing_dir: Path) -> str:

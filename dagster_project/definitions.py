@@ -16,14 +16,17 @@ from dagster_project.assets.models import (
     next_best_offers_asset,
 )
 from dagster_project.assets.sync import audiences_not_empty, sync_assets, sync_destinations
-from dagster_project.automation import all_assets_job, build_landing_sensor, daily_schedule
+from dagster_project.automation import all_assets_job, build_daily_schedule, build_landing_sensor
 from dagster_project.dbt import dbt_project
 from dagster_project.resources import Warehouse
 from nextsale.config import Settings
+from nextsale.sync import DESTINATIONS
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     settings.export_for_dbt()
+    configured = [n for n, d in DESTINATIONS.items() if os.environ.get(d.token_env)]
+    schedule = build_daily_schedule(configured)
     return dg.Definitions(
         assets=[
             *ingest_assets,
@@ -38,7 +41,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         asset_checks=[audiences_not_empty],
         jobs=[all_assets_job],
-        schedules=[daily_schedule],
+        schedules=[schedule],
         sensors=[build_landing_sensor(settings.landing_dir)],
         resources={
             "warehouse": Warehouse(

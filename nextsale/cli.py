@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from nextsale.config import Settings
+from nextsale.sync.destinations import DESTINATIONS
 
 
 @click.group(
@@ -231,6 +232,16 @@ def evaluate(
 
 
 @main.command(
+    help="List the destinations nextsale can sync to, one per line (the one registry: "
+    "nextsale.sync.DESTINATIONS).\n\n"
+    "Example: for d in $(nextsale destinations); do nextsale sync $d --dry-run; done"
+)
+def destinations() -> None:
+    for name in DESTINATIONS:
+        click.echo(name)
+
+
+@main.command(
     help="Sync an activation table to its destination (hubspot, klaviyo or salesforce): only "
     "rows new or changed since the last successful sync, erased people deleted.\n\n"
     "Credentials come from the environment (HUBSPOT_ACCESS_TOKEN, KLAVIYO_API_KEY, "
@@ -238,7 +249,7 @@ def evaluate(
     "nothing is sent: each planned request is written to --out as a JSON file.\n\n"
     "Example: nextsale sync hubspot --dry-run --out data/dry-run/hubspot"
 )
-@click.argument("destination", type=click.Choice(["hubspot", "klaviyo", "salesforce"]))
+@click.argument("destination", type=click.Choice(list(DESTINATIONS)))
 @click.option("--dry-run", is_flag=True, help="Plan the requests and write them; send nothing.")
 @click.option(
     "--out",
@@ -246,7 +257,12 @@ def evaluate(
     default=None,
     help="Where a dry run writes its requests [default: $NEXTSALE_ARTIFACTS_DIR/sync/DEST/dry-run].",
 )
-@click.option("--mirror", is_flag=True, help="Also delete people who left the table.")
+@click.option(
+    "--mirror",
+    is_flag=True,
+    help="Also delete people who left the table, and let an audience with nobody sendable "
+    "empty the lists; only from a published build whose consent is current.",
+)
 def sync(destination: str, dry_run: bool, out: Path | None, mirror: bool) -> None:
     import logging
     import os

@@ -138,11 +138,21 @@ CONTRACTS: tuple[Contract, ...] = (
     Contract(
         table="crm_erasure_requests",
         folder="crm/erasure_requests",
-        natural_key=("email",),
-        description="GDPR erasure requests: the person leaves every output and destination.",
+        natural_key=("email", "phone", "shop_customer_id", "contact_id"),
+        description="GDPR erasure requests: the person leaves every output and destination. A "
+        "request names the person by any one of their identifiers.",
         columns=(
-            Column("email", not_null=True, identifier=EMAIL),
+            Column("email", identifier=EMAIL),
             Column("requested_at", TIMESTAMP, not_null=True),
+            Column("phone", required=False, identifier=ID),
+            Column("shop_customer_id", required=False, identifier=ID),
+            Column("contact_id", required=False, identifier=ID),
+        ),
+        row_checks=(
+            (
+                "coalesce({email}, {phone}, {shop_customer_id}, {contact_id}) is not null",
+                "missing identifier: an erasure request names no email, phone or id",
+            ),
         ),
     ),
     Contract(

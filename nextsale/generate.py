@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from nextsale.config import CURRENCY_RATES_SEED
+from nextsale.provenance import mark_generated
 
 CHUNK_SIZE = 20_000  # people per part file; fixed so that output does not depend on machine size
 HISTORY_DAYS = 4 * 365
@@ -1003,6 +1004,7 @@ def generate(
             progress(n)
 
     con.close()
+    mark_generated(out_dir, customers=customers, seed=seed, end_date=end_date)
     summary = GenerationSummary(
         out_dir=out_dir,
         customers=customers,

@@ -32,6 +32,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from nextsale import provenance
 from nextsale.config import CURRENCY_RATES_SEED
 from nextsale.contracts import (
     BOOL,
@@ -633,6 +634,7 @@ def ingest_table(duckdb_path: Path, contract: Contract, landing_dir: Path) -> Ta
         con.execute("set enable_progress_bar = false")  # a batch job: it would flood the log
         register(con)
         ensure_tables(con, contract)
+        provenance.record(con, landing_dir)
         for path in contract.files(landing_dir):
             label = path.relative_to(landing_dir).as_posix()
             try:

@@ -62,9 +62,13 @@ def pipeline_settings(
 
 def is_model_or_activation(key: dg.AssetKey) -> bool:
     """Models, their scores, and the activation tables that read the scores."""
-    return key.path[0] in ("models", "scores", "activation", "sync") or key.path[-1].startswith(
-        "int_activation"
-    )
+    return key.path[0] in (
+        "models",
+        "scores",
+        "activation",
+        "activation_candidates",
+        "sync",
+    ) or key.path[-1].startswith("int_activation")
 
 
 def run_everything(settings: Settings, models: bool = False) -> dg.ExecuteInProcessResult:

@@ -6,13 +6,37 @@ import os
 
 import dagster as dg
 
-from dagster_project.automation import build_landing_sensor, daily_schedule, landing_fingerprint
+from dagster_project.automation import (
+    build_daily_schedule,
+    build_landing_sensor,
+    landing_fingerprint,
+)
+from dagster_project.definitions import build_definitions
+from nextsale.config import Settings
 
 
-def test_daily_schedule_runs_everything_at_six_utc():
-    assert daily_schedule.cron_schedule == "0 6 * * *"
-    assert daily_schedule.execution_timezone == "UTC"
-    assert daily_schedule.job_name == "materialize_everything"
+def test_daily_schedule_runs_at_six_utc_and_syncs_only_once_a_destination_is_configured(
+    tmp_path, monkeypatch
+):
+    for token in ("HUBSPOT_ACCESS_TOKEN", "KLAVIYO_API_KEY", "SALESFORCE_ACCESS_TOKEN"):
+        monkeypatch.delenv(token, raising=False)
+    for exported in ("NEXTSALE_DUCKDB_PATH", "NEXTSALE_DBT_TARGET"):  # restored afterwards
+        monkeypatch.setenv(exported, os.environ.get(exported, ""))
+    settings = Settings(
+        tmp_path / "landing", tmp_path / "w.duckdb", tmp_path / "artifacts", "duckdb"
+    )
+    bare = build_definitions(settings)
+    schedule = bare.resolve_schedule_def("daily_refresh")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "UTC")
+    graph = bare.resolve_asset_graph()
+    selected = bare.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys
+    syncs = {k for k in graph.get_all_asset_keys() if k.path[0] == "sync"}
+    assert syncs and not selected & syncs and len(selected) > 50
+
+    monkeypatch.setenv("KLAVIYO_API_KEY", "a-token")
+    configured = build_definitions(settings).resolve_schedule_def("daily_refresh")
+    assert configured.job_name == "materialize_everything"
+    assert build_daily_schedule(["klaviyo"]).job_name == "materialize_everything"
 
 
 def test_sensor_requests_a_run_only_when_landing_files_change(tmp_path):

@@ -103,3 +103,33 @@ def test_what_people_act_on_is_expected_daily(defs):
                 "activation/audience_members", "sync/hubspot"):  # fmt: skip
         assert key in fresh
     assert not any(k.startswith(("staging/", "raw/")) for k in fresh)
+
+
+def test_the_destination_registry_is_the_one_list_of_destinations():
+    """nextsale.sync.DESTINATIONS, the dbt models marked as destination tables, the local
+    vendor servers and the CLI all name the same destinations."""
+    from click.testing import CliRunner
+
+    from dagster_project.dbt import dbt_project
+    from nextsale.cli import main
+    from nextsale.sync import DESTINATIONS
+    from nextsale.sync.local_vendors import SERVERS
+
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    models = {
+        n["name"]: (
+            n["config"]["meta"]["destination"]["key"],
+            n["config"]["meta"]["destination"]["email"],
+        )
+        for n in nodes
+        if n["resource_type"] == "model" and "destination" in (n["config"].get("meta") or {})
+    }
+    registry = {d.table.split(".")[1]: (d.key, d.email) for d in DESTINATIONS.values()}
+    assert models == registry
+    (consent_test,) = [
+        n for n in nodes if n["name"] == "assert_nobody_suppressed_is_sent_or_synced"
+    ]
+    tested = {ref.split(".")[-1] for ref in consent_test["depends_on"]["nodes"]}
+    assert set(registry) <= tested
+    assert set(SERVERS) == set(DESTINATIONS)
+    assert CliRunner().invoke(main, ["destinations"]).output.split() == list(DESTINATIONS)

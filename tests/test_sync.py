@@ -17,31 +17,25 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from nextsale.sync import SyncError, sync
+from nextsale.sync import DESTINATIONS, SyncError, sync
 from nextsale.sync.local_vendors import SERVERS, SPECS_DIR, VendorServer
 
 TOKEN = "s3cret-token-that-must-never-leak"
-CREDENTIALS = {
-    "hubspot": ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL"),
-    "klaviyo": ("KLAVIYO_API_KEY", "KLAVIYO_BASE_URL"),
-    "salesforce": ("SALESFORCE_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL"),
-}
-TABLES = {
-    "hubspot": ("hubspot__contacts", "nextsale_customer_key", "email"),
-    "klaviyo": ("klaviyo__profiles", "external_id", "email"),
-    "salesforce": ("salesforce__contacts", "Nextsale_Customer_Key__c", "Email"),
-}
-pytestmark = pytest.mark.parametrize("vendor", list(SERVERS))
+# from the destination registry: a destination added there is tested here
+CREDENTIALS = {n: (d.token_env, d.base_url_env[-1]) for n, d in DESTINATIONS.items()}
+TABLES = {n: (d.table.split(".")[1], d.key, d.email) for n, d in DESTINATIONS.items()}
+pytestmark = pytest.mark.parametrize("vendor", list(DESTINATIONS))
 
 
 @pytest.fixture(scope="session")
 def activation_tables(activation_run, pipeline_settings, tmp_path_factory) -> Path:
-    """The activation schema of the pipeline's warehouse, in a small file of its own."""
+    """The activation schema of the pipeline's warehouse, with the raw consent tables its
+    watermark is checked against and the generated-data marker, in a small file of its own."""
     assert activation_run.success
     path = tmp_path_factory.mktemp("activation") / "template.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute(f"attach '{pipeline_settings.duckdb_path}' as pipeline (read_only)")
-        con.execute("create schema activation")
+        con.execute("create schema activation; create schema raw")
         for (table,) in con.execute(
             "select table_name from duckdb_tables() where database_name = 'pipeline' "
             "and schema_name = 'activation'"
@@ -49,6 +43,8 @@ def activation_tables(activation_run, pipeline_settings, tmp_path_factory) -> Pa
             con.execute(
                 f"create table activation.{table} as select * from pipeline.activation.{table}"
             )
+        for table in ("crm_contacts", "crm_erasure_requests", "_provenance"):
+            con.execute(f"create table raw.{table} as select * from pipeline.raw.{table}")
     return path
 
 

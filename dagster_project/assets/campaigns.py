@@ -50,10 +50,10 @@ def too_small(table: pd.DataFrame) -> pd.DataFrame:
         dg.AssetCheckSpec(
             HOLDOUT_CHECK,
             asset=CAMPAIGN_LIFT,
-            blocking=True,
             description=f"Every campaign audience's holdout can measure something: at least "
             f"{MIN_HOLDOUT} people, and a tripling of the conversion rate detectable (80 % "
-            "power, 5 % level). Otherwise its lift is noise, and what learns from it waits.",
+            "power, 5 % level). Otherwise its lift is noise: the offer model's own gate judges "
+            "what it learnt, and the run goes on.",
         )
     ],
 )
@@ -81,8 +81,8 @@ def campaign_lift_asset(warehouse: Warehouse):
             f"{r.detectable_conversion_lift:.1%} lift)"
             for r in small.itertuples()
         )
-        + ". Their lift is not to be trusted, and this run stops before anything learns from "
-        "it: raise holdout_share in _audiences.yml or send to more people.",
+        + ". Their lift is not to be trusted: raise holdout_share in _audiences.yml or send to "
+        "more people. Consent and the activation tables are rebuilt all the same.",
         metadata={"audiences_too_small": len(small)},
     )
 
@@ -134,12 +134,11 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
         dg.AssetCheckSpec(
             OFFER_GATE,
             asset=OFFER_UPLIFT,
-            blocking=True,
             description="On the held-out campaign, the Qini of targeting by uplift is above "
             "random (95 % interval) and not credibly below propensity targeting's; else not "
-            "published. Credibly worse than random or propensity targeting is an error that "
-            "stops the run before the offers; too few campaigns or orders, or a Qini interval "
-            "that still includes 0, is a warning: the offers keep the last published version.",
+            "published and the offers keep the last published version. Credibly worse than "
+            "random or propensity targeting is an error; too few campaigns or orders, or a "
+            "Qini interval that still includes 0, a warning. The run goes on either way.",
         )
     ],
 )
@@ -165,10 +164,6 @@ def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
         description=None
         if run.passed
         else f"Held back {version}: {'; '.join(run.reasons)}. "
-        + (
-            "This run stops before the offers and the syncs that read them."
-            if run.credibly_worse
-            else "Offers keep coming from the last published version, if any."
-        ),
+        + "Offers keep coming from the last published version, if any.",
         metadata={f"qini/{r['scorer']}": float(r["qini"]) for r in run.targeting},
     )

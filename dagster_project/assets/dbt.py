@@ -36,6 +36,10 @@ class NextsaleDbtTranslator(DagsterDbtTranslator):
         # Sources are Python assets: raw/<table> (ingestion) and scores/<table> (the models).
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["identifier"]])
+        alias = dbt_resource_props.get("alias")
+        if dbt_resource_props["resource_type"] == "model" and alias != dbt_resource_props["name"]:
+            # a published activation table is the table the syncs read: activation/<alias>
+            return dg.AssetKey([dbt_resource_props["schema"], alias])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -1,7 +1,7 @@
-"""Reverse ETL as assets: one sync per destination, run after the activation tables and their
-consent tests (a failing dbt test fails the dbt step, so nothing downstream runs), and after a
-blocking check that there is an audience to send. Without credentials a sync is a dry run whose
-planned requests land under the artifacts folder."""
+"""Reverse ETL as assets: one sync per destination, run after the activation tables (published
+only when their consent tests passed), and after a blocking check that there is an audience to
+send; the engine's own guard (nextsale.sync.engine.refusals) is the same for the CLI. Without
+credentials a sync is a dry run whose planned requests land under the artifacts folder."""
 
 import shutil
 
@@ -17,6 +17,8 @@ from nextsale.warehouse import pull_schema
 AUDIENCES = dg.AssetKey(["activation", "audience_members"])
 ERASURES = dg.AssetKey(["activation", "erasure_requests"])
 RETIRED_KEYS = dg.AssetKey(["activation", "retired_customer_keys"])
+SUPPRESSIONS = dg.AssetKey(["activation", "suppressions"])
+WATERMARK = dg.AssetKey(["activation", "consent_watermark"])
 
 
 class SyncDestination(dg.ConfigurableResource):
@@ -114,11 +116,14 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
         key=["sync", name],
         group_name="sync",
         kinds={name},
-        deps=[table, AUDIENCES, ERASURES, RETIRED_KEYS],
+        deps=[table, AUDIENCES, ERASURES, RETIRED_KEYS, SUPPRESSIONS, WATERMARK],
         required_resource_keys={resource_key, "warehouse"},
         description=f"Sends new and changed rows of {destination.table} to {name}, deletes "
-        "erased people and records under retired customer keys there, and logs the run in sync.log (failures in sync.failures). "
-        f"Without {destination.token_env} it is a dry run.",
+        "erased people (every address) and records under retired customer keys there, empties "
+        "what it holds of do-not-contact people, and logs the run in sync.log (failures in "
+        "sync.failures). Refuses to send from activation tables older than the latest consent "
+        f"load, applying erasures and suppressions only. Without {destination.token_env} it is "
+        "a dry run.",
         freshness_policy=DAILY_FRESHNESS,
         check_specs=[
             dg.AssetCheckSpec(
@@ -148,8 +153,9 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
             f"{name}: {log['status']}; {log['planned_upserts']:,} to upsert, "
             f"{log['planned_deletes']:,} to delete, sent {log['sent']:,}, failed {log['failed']:,}"
         )
-        numbers = ("rows_in_table", "planned_upserts", "planned_deletes", "sent", "failed",
-                   "deleted", "requests", "retried", "throttled")  # fmt: skip
+        numbers = ("rows_in_table", "planned_upserts", "planned_deletes", "planned_clears",
+                   "sent", "failed", "deleted", "cleared", "requests", "retried",
+                   "throttled")  # fmt: skip
         metadata = {k: dg.MetadataValue.int(int(log.get(k) or 0)) for k in numbers}
         metadata |= {
             "run_id": log["run_id"],

@@ -12,8 +12,8 @@ erased_components as (
 
     select distinct components.cutoff_date, components.component_id
     from components
-    inner join {{ ref('stg_crm__erasure_requests') }} as erasures
-        on components.node_id = {{ identifier_node('email', 'erasures.email') }}
+    inner join {{ ref('int_identity__erasure_nodes') }} as erasures
+        on erasures.node_id = components.node_id
 
 ),
 

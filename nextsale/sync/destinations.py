@@ -9,7 +9,7 @@ import json
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -84,6 +84,10 @@ class Destination:
     # a destination whose host is per account: a token without its URL is an error, never a
     # send to default_base_url (which only dry runs show)
     base_url_required: ClassVar[bool] = False
+    # What a do-not-contact person's record becomes: "clear" (nextsale's fields emptied, the
+    # record kept: it is the customer's own CRM contact or profile, matched by email) or
+    # "delete" (the record is nextsale's own, created under its external id).
+    do_not_contact: ClassVar[str] = "clear"
 
     def __init__(self, token: str | None, base_url: str):
         self.token, self.base_url = token, base_url
@@ -104,6 +108,12 @@ class Destination:
 
     def delete(self, ctx: Context, records: list[dict]) -> list[Outcome]:
         raise NotImplementedError
+
+    def clear(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        """Empty nextsale's fields on records of people who may not be marketed to (each
+        record's `reason`: 'do not contact' clears every field, 'no email opt-in' only what
+        puts them on an email list); list memberships are the engine's."""
+        return [Outcome(r["record_key"], True) for r in records]
 
 
 def fatal_if_unauthorised(response: requests.Response) -> None:
@@ -248,6 +258,40 @@ class HubSpot(Destination):
         outcomes += [Outcome(r["record_key"], True) for r in removed if not r["destination_id"]]
         return outcomes
 
+    def clear(self, ctx: Context, records: list[dict]) -> list[Outcome]:
+        """Batch-update by the contact's id, never upsert: a contact the CRM has since deleted
+        is not made again for someone who may not be contacted."""
+        every = [c for c in ctx.columns if c.startswith("nextsale_") and c != self.key]
+        outcomes = [Outcome(r["record_key"], True) for r in records if not r["destination_id"]]
+        for batch in chunks([r for r in records if r["destination_id"]], self.batch_size):
+            inputs = [
+                {
+                    "id": r["destination_id"],
+                    "properties": dict.fromkeys(
+                        every if r["reason"] == "do not contact" else ["nextsale_audiences"], ""
+                    ),
+                }
+                for r in batch
+            ]
+            response = ctx.client.send(
+                Call("POST", "/crm/v3/objects/contacts/batch/update", {"inputs": inputs})
+            )
+            if response is None:
+                outcomes += planned(batch)
+                continue
+            fatal_if_unauthorised(response)
+            if response.status_code not in (200, 207):
+                outcomes += fail(batch, response, response.text[:500])
+                continue
+            updated = {result["id"] for result in response.json().get("results", [])}
+            outcomes += [
+                Outcome(r["record_key"], True)
+                if r["destination_id"] in updated
+                else Outcome(r["record_key"], True, message="no longer in HubSpot")
+                for r in batch
+            ]
+        return outcomes
+
     @staticmethod
     def _deleted(records: list[dict], response: requests.Response | None) -> list[Outcome]:
         if response is None:
@@ -344,6 +388,44 @@ class Klaviyo(Destination):
             raise BatchRejected(response.status_code, response.text[:500])
         return response.json()["data"]["id"]
 
+    def find_job(
+        self, ctx: Context, records: list[dict], since: datetime, list_id: str | None
+    ) -> str | None:
+        """The id of the job a killed run posted for `records` just after journalling it at
+        `since`, if Klaviyo has it: a job created since then, for the same list (or none),
+        holding some of these people's profiles. None: it never arrived."""
+        emails = [str(r.get("email") or r.get("match_key")) for r in records[:100]]
+        held = set((self.profile_ids(ctx, emails) or {}).values())
+        if not held:
+            return None  # none of its people is in Klaviyo: nothing of it was imported
+        newest = ctx.client.send(
+            self.call(
+                "GET",
+                "/api/profile-bulk-import-jobs",
+                params={"sort": "-created_at", "page[size]": "100"},
+                bucket="profiles",
+            )
+        )
+        fatal_if_unauthorised(newest)
+        cutoff = since - timedelta(seconds=1)  # the vendor's clock, to the second
+        for job in newest.json().get("data", []):
+            created = datetime.fromisoformat(job["attributes"]["created_at"])
+            if created.replace(tzinfo=None) < cutoff:
+                break
+            lists = self._related(ctx, job["id"], "lists")
+            if (
+                lists == ({list_id} if list_id else set())
+                and self._related(ctx, job["id"], "profiles") & held
+            ):
+                return job["id"]
+        return None
+
+    def _related(self, ctx: Context, job_id: str, related: str) -> set[str]:
+        path = f"/api/profile-bulk-import-jobs/{job_id}/relationships/{related}"
+        response = ctx.client.send(self.call("GET", path, bucket="profiles"))
+        fatal_if_unauthorised(response)
+        return {item["id"] for item in response.json().get("data", [])}
+
     def collect(self, ctx: Context, job_id: str, records: list[dict]) -> list[Outcome]:
         """Wait for the job, then read its import errors: those records failed, the rest landed."""
         path = f"/api/profile-bulk-import-jobs/{job_id}"
@@ -395,6 +477,17 @@ class Klaviyo(Destination):
                 outcomes.append(Outcome(r["record_key"], True))
         return outcomes
 
+    def clear_jobs(self, records: list[dict], columns: list[str]) -> Iterator[list[tuple]]:
+        """Import jobs that set nextsale's properties to null for do-not-contact people (an
+        opt-out only leaves the email lists, which the engine does)."""
+        emptied = [
+            (r, {"type": "profile", "attributes": {
+                "email": r["match_key"], "properties": dict.fromkeys(columns)}})
+            for r in records if r["reason"] == "do not contact"
+        ]  # fmt: skip
+        for start in range(0, len(emptied), self.batch_size):
+            yield emptied[start : start + self.batch_size]
+
     def ensure_list(self, ctx: Context, list_name: str) -> str:
         known = ctx.state.list_id(list_name)
         if known:
@@ -428,25 +521,31 @@ class Klaviyo(Destination):
         ctx.state.remember_list(list_name, list_id)
         return list_id
 
+    def profile_ids(self, ctx: Context, emails: list[str]) -> dict[str, str] | None:
+        """Klaviyo's profile ids of up to 100 emails, by lower-case email (None: dry run)."""
+        wanted = ",".join(json.dumps(e) for e in emails)
+        found = ctx.client.send(
+            self.call(
+                "GET",
+                "/api/profiles",
+                params={"filter": f"any(email,[{wanted}])", "page[size]": "100"},
+                bucket="profiles",
+            )
+        )
+        if found is None:
+            return None
+        fatal_if_unauthorised(found)
+        return {p["attributes"]["email"].lower(): p["id"] for p in found.json().get("data", [])}
+
     def remove_members(self, ctx: Context, list_name: str, records: list[dict]) -> list[str]:
         """Remove people from a list: Klaviyo wants its profile ids, found by email. Returns the
         record keys that are no longer members."""
         list_id = self.ensure_list(ctx, list_name)
         removed = []
         for batch in chunks(records, 100):
-            emails = ",".join(json.dumps(r["match_key"]) for r in batch)
-            found = ctx.client.send(
-                self.call(
-                    "GET",
-                    "/api/profiles",
-                    params={"filter": f"any(email,[{emails}])", "page[size]": "100"},
-                    bucket="profiles",
-                )
-            )
-            if found is None:
+            ids = self.profile_ids(ctx, [r["match_key"] for r in batch])
+            if ids is None:
                 continue
-            fatal_if_unauthorised(found)
-            ids = {p["attributes"]["email"].lower(): p["id"] for p in found.json().get("data", [])}
             profiles = [{"type": "profile", "id": ids[r["match_key"].lower()]} for r in batch
                         if r["match_key"].lower() in ids]  # fmt: skip
             if profiles:
@@ -464,6 +563,14 @@ class Klaviyo(Destination):
         """Erasure: a data privacy deletion job per person. Klaviyo has no other way to delete a
         profile, so mirror mode only takes people off nextsale's lists."""
         outcomes = []
+        # an erased address nextsale never sent: only a profile Klaviyo has needs a job
+        unsent = [r for r in records if r["record_key"].startswith("email:")]
+        for batch in chunks(unsent, 100):
+            held = self.profile_ids(ctx, [r["match_key"] for r in batch])
+            if held is not None:
+                outcomes += [Outcome(r["record_key"], True) for r in batch
+                             if r["match_key"].lower() not in held]  # fmt: skip
+                records = [r for r in records if r not in batch or r["match_key"].lower() in held]
         for r in records:
             if r["reason"] != "erasure":
                 outcomes.append(Outcome(r["record_key"], True))
@@ -504,6 +611,7 @@ class Salesforce(Destination):
     # concurrent long requests; pacing at 25 requests a second stays well inside both
     limits = {"default": ((25, 1.0),)}
     hash_exclude = ("Scored_On__c",)
+    do_not_contact = "delete"  # upserted under nextsale's external id: the record is nextsale's
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token or '${SALESFORCE_ACCESS_TOKEN}'}"}

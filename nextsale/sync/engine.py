@@ -25,12 +25,21 @@ from pathlib import Path
 
 import duckdb
 
+from nextsale import provenance
 from nextsale.sync.destinations import DESTINATIONS, BatchRejected, Context, Destination, chunks
 from nextsale.sync.http import Client, RateLimiter, TransportError
-from nextsale.sync.state import Outcome, SyncState, now
+from nextsale.sync.state import INTENT, Outcome, SyncState, now
 
 log = logging.getLogger(__name__)
 ERASURES = "select email from activation.erasure_requests"
+# People who may not be marketed to (do not contact, no email opt-in): built in every run.
+SUPPRESSIONS = "select customer_key, email, reason from activation.suppressions"
+# When the published activation tables read consent, against what raw holds now.
+WATERMARK = "activation.consent_watermark"
+CONSENT_LOADS = (
+    ("CRM contacts", "crm_contacts", "contacts_loaded_at"),
+    ("erasure requests", "crm_erasure_requests", "erasures_loaded_at"),
+)
 # Keys retired when two people merged: the record under each is removed at every destination.
 RETIRED = "select retired_customer_key as record_key from activation.retired_customer_keys"
 
@@ -110,6 +119,8 @@ def sync(
             f"{name}: {destination.token_env} is set but {destination.base_url_env[-1]} is not; "
             "set it to your org's URL (for example https://acme.my.salesforce.com)"
         )
+    if dry_run_dir is None and destination.token is not None:
+        _refuse_generated_people(name, database, destination.base_url)
     run_id = f"{name}-{now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     client = Client(
         destination.base_url,
@@ -120,8 +131,7 @@ def sync(
     )
     started = time.monotonic()
     with duckdb.connect(str(database)) as con:
-        if not mirror:
-            _refuse_empty_audiences(con, name)
+        refused = refusals(con, mirror)
         state = SyncState(con, name, run_id, client.redact)
         columns = dict(
             con.execute(
@@ -132,37 +142,66 @@ def sync(
         entry = {
             "run_id": run_id, "destination": name, "started_at": now(), "status": "running",
             "dry_run": client.dry_run, "mirror": mirror, "sent": 0, "failed": 0, "deleted": 0,
+            "cleared": 0,
         }  # fmt: skip
+        state.write_log(entry)  # at once: a run killed later still shows that it began
         failures: list[Outcome] = []
         try:
             run = Run(destination, ctx, entry, failures, max_in_flight, progress)
             run.resume()
+            suppressions = SUPPRESSIONS if _has_table(con, "activation", "suppressions") else None
+            if suppressions and refused:
+                suppressions = _still_on_email_lists(con, suppressions)
             plan = state.plan(
                 destination.table,
                 destination.key,
                 destination.email,
                 destination.hash_exclude,
                 ERASURES,
-                mirror,
+                mirror and not refused,
                 retired=RETIRED if _has_table(con, "activation", "retired_customer_keys") else None,
                 match=destination.match,
+                suppressions=suppressions,
+                # a fresh table already leaves opted-out people off the email lists; a refused
+                # one is not sent, so their list fields are cleared on their own
+                clear_reasons=("do not contact", "no email opt-in")
+                if refused
+                else ("do not contact",),
+                erase_addresses=destination.match == destination.email,
             )
+            deletes = plan.deletes
+            if refused:  # consent and erasure are applied whatever else is wrong
+                deletes = deletes[deletes["reason"] == "erasure"]
             entry |= {
                 "rows_in_table": plan.rows_in_table,
-                "planned_upserts": plan.upserts.num_rows,
-                "planned_deletes": len(plan.deletes),
+                "planned_upserts": 0 if refused else plan.upserts.num_rows,
+                "planned_deletes": len(deletes),
+                "planned_clears": len(plan.clears),
                 "diff_s": round(plan.diff_seconds, 3),
             }
-            if plan.upserts.num_rows:
-                destination.prepare(ctx)
-            run.upserts(plan.upserts.to_pylist())
-            run.deletes(plan.deletes.to_dict("records"))
+            state.write_log(entry)
+            if not refused:
+                if plan.upserts.num_rows:
+                    destination.prepare(ctx)
+                run.upserts(plan.upserts.to_pylist())
+            run.deletes(deletes.to_dict("records"))
+            run.clears(plan.clears.to_dict("records"))
             run.collect_jobs()  # memberships need the people they name synced first
-            run.memberships()
+            if refused:
+                run.remove_memberships(state.suppressed_memberships(suppressions))
+            else:
+                run.memberships()
             run.collect_jobs()
-            entry["status"] = (
-                "dry run" if client.dry_run else "partial" if entry["failed"] else "success"
-            )
+            if refused:
+                entry |= {
+                    "status": "refused",
+                    "message": "nothing was sent: " + "; ".join(refused) + ". Erasures and "
+                    "suppressions were applied. " + REBUILD,
+                }
+            else:
+                entry["status"] = (
+                    "dry run" if client.dry_run else "partial" if entry["failed"] else "success"
+                )
         except TransportError as error:
             entry |= {"status": "failed", "message": str(error)}
         except Exception as error:  # noqa: BLE001 - logged as failed, then raised as SyncError
@@ -180,27 +219,93 @@ def sync(
     log.info("sync %s: %s", name, {k: v for k, v in entry.items() if k != "message"})
     if entry["status"] == "failed":
         raise SyncError(f"{name} sync {run_id} stopped: {client.redact(entry['message'])}")
+    if entry["status"] == "refused":
+        raise SyncError(f"{name}: {entry['message']}")
     return result
 
 
-def _refuse_empty_audiences(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """An audience table with nobody sendable (or none at all) would empty every list: refuse,
-    unless the caller asked for a mirror on purpose."""
+def _refuse_generated_people(name: str, database: Path, base_url: str) -> None:
+    """Generated people look real: they never go to an account that is not on this machine."""
+    if provenance.is_local(base_url):
+        return
+    with duckdb.connect(str(database), read_only=True) as con:
+        landing = provenance.generated_landing(con)
+    if landing is not None:
+        raise SyncError(
+            f"{name}: the people in this warehouse were generated (the marker "
+            f"{Path(landing) / provenance.MARKER} was ingested) and {base_url} is a real "
+            "account: nothing was sent. Load your own data, or plan a dry run with "
+            f"`nextsale sync {name} --dry-run`; if the landing folder now holds only real "
+            f"exports, delete the marker and ingest again."
+        )
+
+
+def _still_on_email_lists(con: duckdb.DuckDBPyConnection, suppressions: str) -> str:
+    """Suppressions a refused run must apply itself: do-not-contact, and opt-outs the stale
+    audience table still sends email (the others' records already carry no email list)."""
     if not _has_table(con, "activation", "audience_members"):
-        raise SyncError(
-            f"{name}: there is no activation.audience_members table: nothing was sent or removed. "
-            "Build the activation tables first (dagster asset materialize ... --select "
-            "'group:activation')."
-        )
+        return suppressions
+    return (
+        f"select * from ({suppressions}) where reason = 'do not contact' or customer_key in ("
+        "select customer_key from activation.audience_members where is_sendable and channel = 'email')"
+    )
+
+
+REBUILD = (
+    "Rebuild them: the daily run, or `dagster asset materialize -m dagster_project.definitions "
+    "--select 'group:activation'`."
+)
+
+
+def stale_consent(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Why the published activation tables may not be sent from: built before the latest
+    consent or erasure data was loaded, or never published by a build whose tests passed."""
+    if not _has_table(con, "activation", "consent_watermark"):
+        return [
+            f"there is no {WATERMARK}: the activation tables were not published by a `dbt build` "
+            "whose consent tests passed"
+        ]
+    reasons = []
+    for label, table, column in CONSENT_LOADS:
+        if not _has_table(con, "raw", table):
+            continue  # nothing of the kind was ever loaded: nothing newer than the build
+        built_from, latest = con.execute(
+            f"select (select {column} from {WATERMARK}), (select max(_loaded_at) from raw.{table})"
+        ).fetchone()
+        if latest is not None and (built_from is None or latest > built_from):
+            reasons.append(
+                f"{label} were loaded at {latest:%Y-%m-%d %H:%M:%S} UTC, after the activation "
+                f"tables were built from the load of "
+                f"{'none' if built_from is None else f'{built_from:%Y-%m-%d %H:%M:%S} UTC'}"
+            )
+    return reasons
+
+
+def empty_audiences(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """An audience table with nobody sendable (or none at all) is a broken build, not an order
+    to empty every list."""
+    if not _has_table(con, "activation", "audience_members"):
+        return ["there is no activation.audience_members table"]
     counts = con.execute(AUDIENCE_COUNTS).fetchall()
-    if not sum(sendable for _, sendable, _ in counts):
-        members = sum(n for _, _, n in counts)
-        raise SyncError(
-            f"{name}: no audience has anyone who may be sent ({members:,} members, all held back "
-            "by consent, suppression, holdout or the cap): nothing was sent or removed, so the "
-            "destination's lists are not emptied. Check scores.customer_scores and the consent "
-            "flags; pass --mirror only to empty the destination on purpose."
-        )
+    if sum(sendable for _, sendable, _ in counts):
+        return []
+    return [
+        f"no audience has anyone who may be sent ({sum(n for _, _, n in counts):,} members, all "
+        "held back by consent, suppression, holdout or the cap), so the destination's lists "
+        "would be emptied; check scores.customer_scores and the consent flags, and pass "
+        "--mirror only to empty the destination on purpose"
+    ]
+
+
+def refusals(con: duckdb.DuckDBPyConnection, mirror: bool) -> list[str]:
+    """The one check, for the CLI and Dagster alike, that the build may be sent from: published
+    by a build whose consent tests passed, not older than the latest consent and erasure loads,
+    and some audience to send. `mirror` lets an empty audience through only when the tables
+    are provably complete (published and fresh)."""
+    stale = stale_consent(con)
+    if stale or mirror:
+        return stale
+    return empty_audiences(con)
 
 
 @dataclass
@@ -219,8 +324,22 @@ class Run:
         return self.ctx.state
 
     def resume(self) -> None:
-        """Jobs the last run got accepted but did not see finish: confirm them, send nothing."""
-        self.jobs += self.state.pending_jobs()
+        """Jobs the last run journalled but did not see finish: confirm them, send nothing. A
+        job journalled before it was posted, whose answer was never seen, is looked for at the
+        vendor: found, it is collected; not found, it never arrived and the diff sends its
+        records again."""
+        for job_id, kind, records, journalled_at in self.state.pending_jobs():
+            if job_id.startswith(INTENT):
+                list_name = kind.removeprefix("members:") if kind.startswith("members:") else None
+                found = self.destination.find_job(
+                    self.ctx, records, journalled_at, list_name and self.state.list_id(list_name)
+                )
+                if found is None:
+                    self.state.finish_job(job_id)
+                    continue
+                self.state.accept_job(job_id, found)
+                job_id = found
+            self.jobs.append((job_id, kind, records))
         self.collect_jobs()
 
     def upserts(self, rows: list[dict]) -> None:
@@ -262,10 +381,21 @@ class Run:
             self.submit_job(job, kind, list_id)
 
     def submit_job(self, job: list[tuple], kind: str, list_id: str | None) -> None:
-        """Post one job; if the vendor refuses it whole, post each half, down to one record."""
+        """Post one job, journalled first (a job is a creation: one posted twice imports
+        twice); if the vendor refuses it whole, post each half, down to one record."""
+        kept = (
+            "record_key",
+            "row_hash",
+            "match_key",
+            self.destination.match,
+            self.destination.email,
+        )
+        records = [{k: record.get(k) for k in kept} for record, _ in job]
+        intent = None if self.ctx.client.dry_run else self.state.journal_intent(kind, records)
         try:
             job_id = self.destination.post_job(self.ctx, job, list_id)
         except BatchRejected as rejected:
+            self.state.finish_job(intent)  # refused: nothing was created
             if len(job) == 1:
                 record = job[0][0]
                 refused = Outcome(
@@ -279,15 +409,7 @@ class Run:
             return
         if job_id is None:
             return  # dry run
-        kept = (
-            "record_key",
-            "row_hash",
-            "match_key",
-            self.destination.match,
-            self.destination.email,
-        )
-        records = [{k: record.get(k) for k in kept} for record, _ in job]
-        self.state.journal_job(job_id, kind, records)
+        self.state.accept_job(intent, job_id)
         self.jobs.append((job_id, kind, records))
 
     def collect_jobs(self) -> None:
@@ -297,9 +419,13 @@ class Run:
             self.state.finish_job(job_id)
 
     def record_job(self, kind: str, records: list[dict], outcomes: list[Outcome]) -> None:
-        """A job's outcomes: profiles into the state; list additions into the memberships."""
+        """A job's outcomes: profiles into the state; clears mark the state; list additions
+        into the memberships."""
         if kind == "profiles":
             self.record_upserts(records, outcomes)
+            return
+        if kind == "clear":
+            self.record_clears(outcomes)
             return
         list_name = kind.removeprefix("members:")
         added = {o.record_key for o in outcomes if o.ok}
@@ -314,6 +440,7 @@ class Run:
         self.entry["sent"] += sum(o.ok is True for o in outcomes)
         self.note_failures(outcomes)
         self.confirmed += len(records)
+        self.state.write_log(self.entry)  # per batch: a killed run shows what it had done
         if self.progress is not None:
             self.progress(self.confirmed, self.entry.get("planned_upserts") or self.confirmed)
 
@@ -326,20 +453,48 @@ class Run:
         if not rows:
             return
         outcomes = self.destination.delete(self.ctx, rows)
-        self.state.record_deletes(outcomes)
+        self.state.record_deletes(rows, outcomes)
         self.entry["deleted"] += sum(o.ok is True for o in outcomes)
         self.note_failures(outcomes)
+        self.state.write_log(self.entry)
+
+    def clears(self, rows: list[dict]) -> None:
+        """People who may not be marketed to: a destination that keeps their record has
+        nextsale's fields emptied; one whose records are nextsale's own deletes it."""
+        if not rows:
+            return
+        if self.destination.do_not_contact == "delete":
+            dnc = [r for r in rows if r["reason"] == "do not contact"]
+            self.deletes(dnc)
+            rows = [r for r in rows if r["reason"] != "do not contact"]
+        if self.destination.asynchronous:
+            columns = [c for c in self.ctx.columns if c.startswith("nextsale_")]
+            for job in self.destination.clear_jobs(rows, columns):
+                self.submit_job(job, "clear", None)
+            self.record_clears([Outcome(r["record_key"], True) for r in rows
+                                if r["reason"] != "do not contact"])  # fmt: skip
+            return
+        self.record_clears(self.destination.clear(self.ctx, rows))
+
+    def record_clears(self, outcomes: list[Outcome]) -> None:
+        self.state.record_clears(outcomes)
+        self.entry["cleared"] += sum(o.ok is True for o in outcomes)
+        self.note_failures(outcomes)
+        self.state.write_log(self.entry)
+
+    def remove_memberships(self, removals) -> None:
+        for list_name, members in removals.groupby("list_name", sort=True):
+            removed = self.destination.remove_members(
+                self.ctx, list_name, members.to_dict("records")
+            )
+            self.state.record_memberships(list_name, [], removed)
 
     def memberships(self) -> None:
         wanted = self.destination.wanted_memberships
         if wanted is None:
             return
         additions, removals = self.state.membership_changes(wanted, not self.ctx.client.dry_run)
-        for list_name, members in removals.groupby("list_name", sort=True):
-            removed = self.destination.remove_members(
-                self.ctx, list_name, members.to_dict("records")
-            )
-            self.state.record_memberships(list_name, [], removed)
+        self.remove_memberships(removals)
         for list_name, members in additions.groupby("list_name", sort=True):
             list_id = self.destination.ensure_list(self.ctx, list_name)
             self.submit(members.to_dict("records"), f"members:{list_name}", list_id)

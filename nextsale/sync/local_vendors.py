@@ -150,6 +150,7 @@ class VendorServer:
         self.invalid_requests: list[str] = []
         self.invalid_responses: list[str] = []
         self.applied: Counter[str] = Counter()  # record key -> times an upsert applied it
+        self.created: Counter[str] = Counter()  # record key -> times a record was made for it
         self.rate_limits = {k: RateLimit(v) for k, v in (rate_limits or {}).items()}
         self.url_map = Map([rule.empty() for rule in self.routes])  # a rule binds to one map
         self.lock = threading.Lock()
@@ -323,6 +324,7 @@ class HubSpotServer(VendorServer):
             endpoint="create_properties",
         ),
         Rule("/crm/v3/objects/contacts/batch/upsert", methods=["POST"], endpoint="upsert"),
+        Rule("/crm/v3/objects/contacts/batch/update", methods=["POST"], endpoint="update"),
         Rule("/crm/v3/objects/contacts/batch/archive", methods=["POST"], endpoint="archive"),
         Rule("/crm/v3/objects/contacts/gdpr-delete", methods=["POST"], endpoint="gdpr_delete"),
     ]
@@ -424,6 +426,7 @@ class HubSpotServer(VendorServer):
                                "context": {"email": [email]}, "errors": [], "links": {}})  # fmt: skip
                 continue
             new = email not in self.contacts
+            self.created.update([email] if new else [])
             self.ids.setdefault(email, str(100000 + len(self.ids)))
             self.contacts[email] = {**self.contacts.get(email, {}), **item["properties"]}
             applied.append(email)
@@ -435,6 +438,25 @@ class HubSpotServer(VendorServer):
             "startedAt": iso_now(),
             "completedAt": iso_now(),
         }
+        if errors:
+            body |= {"errors": errors, "numErrors": len(errors)}
+        return json_response(body, 207 if errors else 200)
+
+    def update(self, request, body, applied, **_):
+        """Update by id: an id the account no longer has is an error, never a new contact."""
+        by_id = {v: k for k, v in self.ids.items()}
+        results, errors = [], []
+        for item in body["inputs"]:
+            email = by_id.get(item["id"])
+            if email not in self.contacts:
+                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"Contact {item['id']} not found",
+                               "context": {"ids": [item["id"]]}, "errors": [], "links": {}})  # fmt: skip
+                continue
+            self.contacts[email] = {**self.contacts[email], **item["properties"]}
+            results.append({"id": item["id"], "properties": {"email": email}, "createdAt": iso_now(),
+                            "updatedAt": iso_now(), "archived": False})  # fmt: skip
+        body = {"status": "COMPLETE", "results": results, "startedAt": iso_now(),
+                "completedAt": iso_now()}  # fmt: skip
         if errors:
             body |= {"errors": errors, "numErrors": len(errors)}
         return json_response(body, 207 if errors else 200)
@@ -462,6 +484,12 @@ class HubSpotServer(VendorServer):
 class KlaviyoServer(VendorServer):
     routes = [
         Rule("/api/profile-bulk-import-jobs", methods=["POST"], endpoint="create_job"),
+        Rule("/api/profile-bulk-import-jobs", methods=["GET"], endpoint="list_jobs"),
+        Rule(
+            "/api/profile-bulk-import-jobs/<job_id>/relationships/<related>",
+            methods=["GET"],
+            endpoint="job_relationships",
+        ),
         Rule("/api/profile-bulk-import-jobs/<job_id>", methods=["GET"], endpoint="get_job"),
         Rule(
             "/api/profile-bulk-import-jobs/<job_id>/import-errors",
@@ -513,6 +541,8 @@ class KlaviyoServer(VendorServer):
         return {
             "get_lists": "profiles",
             "get_profiles": "profiles",
+            "list_jobs": "profiles",
+            "job_relationships": "profiles",
             "privacy_delete": "privacy",
         }.get(endpoint, "default")
 
@@ -547,6 +577,8 @@ class KlaviyoServer(VendorServer):
             "created_at": iso_now(),
             "total": len(profiles),
             "errors": [],
+            "lists": lists,
+            "emails": [],
         }
         for email, profile in zip(emails, profiles, strict=True):
             if email in self.faults.bad_records:
@@ -555,6 +587,7 @@ class KlaviyoServer(VendorServer):
                     "source": {"pointer": "/data/attributes/email"}, "original_payload": profile["attributes"]}})  # fmt: skip
                 continue
             attributes = profile["attributes"]
+            self.created.update([] if email in self.profiles else [email])
             current = self.profiles.get(email, {})
             self.profiles[email] = {
                 **current,
@@ -562,11 +595,34 @@ class KlaviyoServer(VendorServer):
                 "properties": {**current.get("properties", {}), **attributes.get("properties", {})},
             }
             self.profile_ids.setdefault(email, "01" + uuid.uuid4().hex[:24].upper())
+            job["emails"].append(email)
             for list_id in lists:
                 self.lists[list_id]["members"].add(email)
             applied.append(f"{email}|{','.join(lists)}" if lists else email)
         self.jobs[job["id"]] = job
         return json_response({"data": self._job(job)}, 202, self.content_type)
+
+    def list_jobs(self, request, body, applied, **_):
+        """The account's import jobs, newest first with sort=-created_at (first page only)."""
+        jobs = sorted(self.jobs.values(), key=lambda j: j["created_at"],
+                      reverse=request.args.get("sort") == "-created_at")  # fmt: skip
+        size = int(request.args.get("page[size]", 20))
+        return json_response(
+            {"data": [self._job(j) for j in jobs[:size]], "links": {"self": request.url}},
+            200,
+            self.content_type,
+        )
+
+    def job_relationships(self, request, body, applied, job_id, related):
+        job = self.jobs.get(job_id)
+        if job is None or related not in ("profiles", "lists"):
+            return self.error(404, f"no {related} of job {job_id}")
+        data = (
+            [{"type": "profile", "id": self.profile_ids[e]} for e in job["emails"][:100]]
+            if related == "profiles"
+            else [{"type": "list", "id": i} for i in job["lists"]]
+        )
+        return json_response({"data": data, "links": {"self": request.url}}, 200, self.content_type)
 
     def get_job(self, request, body, applied, job_id):
         job = self.jobs[job_id]
@@ -666,6 +722,7 @@ class SalesforceServer(VendorServer):
                 results.append({"success": False, "errors": [{"statusCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid email address", "fields": ["Email"]}]})  # fmt: skip
                 continue
             created = key not in self.records
+            self.created.update([key] if created else [])
             self.ids.setdefault(key, "003" + uuid.uuid4().hex[:15].upper())
             self.records[key] = {k: v for k, v in record.items() if k != "attributes"}
             applied.append(key)

@@ -11,8 +11,9 @@ resumed run finishes them instead of sending their records again.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +35,9 @@ create table if not exists sync.lists (
 create table if not exists sync.pending_jobs (
     destination varchar, job_id varchar, kind varchar, records json, accepted_at timestamp,
     primary key (destination, job_id));
+create table if not exists sync.erased_addresses (
+    destination varchar, email varchar, erased_at timestamp, run_id varchar,
+    primary key (destination, email));
 create table if not exists sync.failures (
     run_id varchar, destination varchar, record_key varchar, operation varchar,
     status_code integer, message varchar, failed_at timestamp);
@@ -42,6 +46,8 @@ create table if not exists sync.log (
     status varchar, dry_run boolean, mirror boolean, rows_in_table bigint, planned_upserts bigint,
     planned_deletes bigint, sent bigint, failed bigint, deleted bigint, requests bigint,
     retried bigint, throttled bigint, duration_s double, diff_s double, message varchar);
+alter table sync.log add column if not exists planned_clears bigint;
+alter table sync.log add column if not exists cleared bigint;
 """
 
 
@@ -62,6 +68,15 @@ class Plan:
     upserts: pa.Table  # the table's rows to send, with record_key and row_hash first
     deletes: pd.DataFrame  # record_key, match_key, email, destination_id, reason
     diff_seconds: float
+    # records held for people who may not be marketed to, to clear (same columns as deletes)
+    clears: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+INTENT = "intent:"  # a job journalled before it was posted, its answer not yet seen
+
+# A record whose nextsale fields were cleared: it differs from any row, so a person who
+# consents again is sent again, and it is not cleared twice.
+CLEARED = "cleared"
 
 
 def now() -> datetime:
@@ -91,13 +106,23 @@ class SyncState:
         mirror: bool,
         retired: str | None = None,
         match: str | None = None,
+        suppressions: str | None = None,
+        clear_reasons: tuple[str, ...] = (),
+        erase_addresses: bool = False,
     ) -> Plan:
         """The diff of `table` against the last synced state, in SQL. `erasures` is a relation
         with the emails of people who asked to be erased: they are deleted even when mirror mode
         is off, and never sent. `retired` is a relation of record keys retired when two people
         merged: their records are deleted whatever the mode, except that one whose `match` key
         (what the vendor matches people on) a current row still uses is only forgotten here
-        (its destination_id comes out empty): the surviving record is that same vendor record."""
+        (its destination_id comes out empty): the surviving record is that same vendor record.
+
+        `suppressions` is a relation of (customer_key, email, reason) of people who may not be
+        marketed to: the records held for those whose reason is in `clear_reasons` are planned
+        as clears (once: a cleared record is marked CLEARED). With `erase_addresses`, every
+        erased email the state does not know is planned as a delete of its own (record_key
+        'email:<address>'), once per destination: the vendor may hold the person under an
+        address nextsale never sent."""
         started = datetime.now()
         columns = [r[0] for r in self.con.execute(f"describe {table}").fetchall()]
         hashed = ", ".join(f'"{c}" := "{c}"' for c in columns if c not in hash_exclude)
@@ -151,9 +176,37 @@ class SyncState:
             order by s.record_key""",
             [self.destination, mirror],
         ).df()
+        if erase_addresses:
+            addresses = self.con.execute(
+                """select 'email:' || e.email as record_key, e.email as match_key, e.email,
+                       null::varchar as destination_id, 'erasure' as reason
+                from erased e
+                where e.email not in (select email from sync.state where destination = $1)
+                  and e.email not in (
+                      select email from sync.erased_addresses where destination = $1)
+                order by e.email""",
+                [self.destination],
+            ).df()
+            deletes = (
+                pd.concat([deletes, addresses], ignore_index=True) if len(addresses) else deletes
+            )
+        clears = pd.DataFrame(columns=list(deletes.columns))
+        if suppressions and clear_reasons:
+            clears = self.con.execute(
+                f"""select distinct on (s.record_key) s.record_key, s.match_key, s.email,
+                       s.destination_id, p.reason
+                from sync.state s
+                join ({suppressions}) p
+                  on p.customer_key = s.record_key or lower(p.email) = s.email
+                where s.destination = $1 and s.row_hash <> $2
+                  and p.reason in (select unnest($3::varchar[]))
+                order by s.record_key, p.reason""",
+                [self.destination, CLEARED, list(clear_reasons)],
+            ).df()
+            clears = clears[~clears["record_key"].isin(deletes["record_key"])]
         rows_in_table = self.con.execute("select count(*) from current_rows").fetchone()[0]
         elapsed = (datetime.now() - started).total_seconds()
-        return Plan(rows_in_table, upserts, deletes, elapsed)
+        return Plan(rows_in_table, upserts, deletes, elapsed, clears)
 
     def record_upserts(
         self, rows: list[dict], outcomes: list[Outcome], match: str, email: str
@@ -184,8 +237,27 @@ class SyncState:
             self.con.unregister("sent_rows")
         self.record_failures("upsert", outcomes)
 
-    def record_deletes(self, outcomes: list[Outcome]) -> None:
+    def record_clears(self, outcomes: list[Outcome]) -> None:
+        cleared = [o.record_key for o in outcomes if o.ok]
+        if cleared:
+            self.con.execute(
+                "update sync.state set row_hash = $1, synced_at = $2, run_id = $3 "
+                "where destination = $4 and record_key in (select unnest($5::varchar[]))",
+                [CLEARED, now(), self.run_id, self.destination, cleared],
+            )
+        self.record_failures("clear", outcomes)
+
+    def record_deletes(self, rows: list[dict], outcomes: list[Outcome]) -> None:
+        """Deleted records leave the state; an erased address is remembered, so that it is
+        not deleted again while its request stays."""
         deleted = [o.record_key for o in outcomes if o.ok]
+        erased = {r["record_key"]: r["email"] for r in rows if r["reason"] == "erasure"}
+        addresses = sorted({erased[k] for k in deleted if erased.get(k)})
+        if addresses:
+            self.con.executemany(
+                "insert or replace into sync.erased_addresses values (?, ?, ?, ?)",
+                [(self.destination, a, now(), self.run_id) for a in addresses],
+            )
         if deleted:
             self.con.execute(
                 "delete from sync.state where destination = $1 and record_key in "
@@ -218,13 +290,31 @@ class SyncState:
             [self.destination, job_id, kind, json.dumps(records, default=str), now()],
         )
 
-    def pending_jobs(self) -> list[tuple[str, str, list[dict]]]:
+    def journal_intent(self, kind: str, records: list[dict]) -> str:
+        """Journal a job before it is posted (id 'intent:<uuid>'): a run killed before it
+        learnt the vendor's answer then asks the vendor instead of posting it again."""
+        intent = f"{INTENT}{uuid.uuid4().hex}"
+        self.journal_job(intent, kind, records)
+        return intent
+
+    def accept_job(self, intent: str, job_id: str) -> None:
+        """The vendor accepted the intent's job: journal it under the vendor's id."""
+        self.con.execute("begin transaction")
+        self.con.execute(
+            "update sync.pending_jobs set job_id = $1 where destination = $2 and job_id = $3",
+            [job_id, self.destination, intent],
+        )
+        self.con.execute("commit")
+
+    def pending_jobs(self) -> list[tuple[str, str, list[dict], datetime]]:
+        """(job_id, kind, records, journalled at) of every job not yet collected; a job_id
+        starting with INTENT was journalled but its answer never seen."""
         rows = self.con.execute(
-            "select job_id, kind, records from sync.pending_jobs where destination = $1 "
-            "order by accepted_at",
+            "select job_id, kind, records, accepted_at from sync.pending_jobs "
+            "where destination = $1 order by accepted_at",
             [self.destination],
         ).fetchall()
-        return [(job_id, kind, json.loads(records)) for job_id, kind, records in rows]
+        return [(job_id, kind, json.loads(records), at) for job_id, kind, records, at in rows]
 
     def finish_job(self, job_id: str) -> None:
         self.con.execute(
@@ -295,16 +385,41 @@ class SyncState:
             )
 
     def write_log(self, entry: dict) -> None:
+        """Write the run's row of sync.log, or bring it up to date: a run writes it when it
+        starts and after every batch, so one killed part-way still says what it did."""
         columns = [r[0] for r in self.con.execute("describe sync.log").fetchall()]
+        values = [self.redact(entry.get(c)) if c == "message" else entry.get(c) for c in columns]
+        self.con.execute("begin transaction")
+        self.con.execute("delete from sync.log where run_id = ?", [entry["run_id"]])
         self.con.execute(
-            f"insert into sync.log values ({', '.join('?' * len(columns))})",
-            [self.redact(entry.get(c)) if c == "message" else entry.get(c) for c in columns],
+            f"insert into sync.log ({', '.join(columns)}) values ({', '.join('?' * len(columns))})",
+            values,
         )
+        self.con.execute("commit")
+
+    def suppressed_memberships(self, suppressions: str | None) -> pd.DataFrame:
+        """The list memberships of people who may not be marketed to (every list nextsale
+        fills is an email list)."""
+        if suppressions is None:
+            return pd.DataFrame(columns=["list_name", "record_key", "match_key"])
+        return self.con.execute(
+            f"""select m.list_name, m.record_key, m.match_key from sync.memberships m
+            where m.destination = $1 and exists (
+                select 1 from ({suppressions}) p
+                where p.customer_key = m.record_key or lower(p.email) = lower(m.match_key))
+            order by m.list_name, m.record_key""",
+            [self.destination],
+        ).df()
 
 
+# a run killed part-way has no finish: it shows when it started
 LAST_RUNS_SQL = (
-    "select * from sync.log qualify row_number() over "
-    "(partition by destination order by finished_at desc) = 1 order by destination"
+    "select * replace (coalesce(finished_at, started_at) as finished_at, "
+    "coalesce(requests, 0) as requests, coalesce(planned_upserts, 0) as planned_upserts, "
+    "coalesce(planned_deletes, 0) as planned_deletes, coalesce(rows_in_table, 0) as rows_in_table) "
+    "from sync.log "
+    "qualify row_number() over (partition by destination order by started_at desc) = 1 "
+    "order by destination"
 )
 
 
@@ -317,8 +432,12 @@ def recent_runs(database: Path, destination: str, limit: int = 10) -> pd.DataFra
     """The destination's latest runs from sync.log, newest first (the sync asset shows them)."""
     with duckdb.connect(str(database), read_only=True) as con:
         return con.execute(
-            "select finished_at, status, planned_upserts, planned_deletes, sent, failed, deleted, "
-            "requests, retried, throttled, duration_s, message from sync.log "
-            "where destination = ? order by finished_at desc limit ?",
+            # a run killed part-way has no finish: it shows when it started, and its counts
+            "select coalesce(finished_at, started_at) as finished_at, status, "
+            "coalesce(planned_upserts, 0) as planned_upserts, "
+            "coalesce(planned_deletes, 0) as planned_deletes, sent, failed, deleted, "
+            "coalesce(requests, 0) as requests, coalesce(retried, 0) as retried, "
+            "coalesce(throttled, 0) as throttled, coalesce(duration_s, 0) as duration_s, message "
+            "from sync.log where destination = ? order by started_at desc limit ?",
             [destination, limit],
         ).df()

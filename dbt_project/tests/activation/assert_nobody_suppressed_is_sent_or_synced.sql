@@ -1,17 +1,21 @@
 {{ config(meta={'dagster': {'ref': {'name': 'audience_members'}}}) }}
--- Nobody with do-not-contact or an erasure request is sent an audience or synced anywhere.
+-- Nobody with do-not-contact or an erasure request is sent an audience or synced anywhere: every
+-- destination table (a model with meta.destination, as nextsale.sync.DESTINATIONS lists them).
+{%- set destinations = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+    | selectattr('config.meta.destination', 'defined') | list %}
 with suppressed as (
     select customer_key, email from {{ ref('int_activation__people') }}
     where coalesce(is_do_not_contact, false) or is_erasure_requested
 )
 select 'audience' as place, customer_key from {{ ref('audience_members') }}
 where is_sendable and customer_key in (select customer_key from suppressed)
+{%- for model in destinations %}
 union all
-select 'hubspot', nextsale_customer_key from {{ ref('hubspot__contacts') }}
-where email in (select email from suppressed)
-union all
-select 'klaviyo', external_id from {{ ref('klaviyo__profiles') }}
-where email in (select email from suppressed)
-union all
-select 'salesforce', Nextsale_Customer_Key__c from {{ ref('salesforce__contacts') }}
-where Email in (select email from suppressed)
+select '{{ model.name }}', {{ model.config.meta.destination.key }} from {{ ref(model.name) }}
+where {{ model.config.meta.destination.email }} in (select email from suppressed)
+{%- endfor %}
+{#- graph is empty while dbt parses, so the refs it needs then are spelled out here;
+    tests/test_definitions.py checks they are the destination models, and those the registry -#}
+-- depends_on: {{ ref('hubspot__contacts') }}
+-- depends_on: {{ ref('klaviyo__profiles') }}
+-- depends_on: {{ ref('salesforce__contacts') }}

@@ -29,7 +29,7 @@ offers as (
 
 erasures as (
 
-    select distinct email from {{ ref('stg_crm__erasure_requests') }} where email is not null
+    select email from {{ ref('erasure_requests') }}
 
 ),
 

@@ -1,5 +1,6 @@
-{#- Every identifier of a person who asked to be erased (the whole component of the email named
-    in the request), so that nothing kept from run to run holds them. -#}
+{#- Every identifier of a person who asked to be erased (the whole component of any identifier the
+    request names), so that nothing kept from run to run holds them and every destination record
+    under any of their addresses is deleted. -#}
 with
 
 components as (
@@ -12,11 +13,11 @@ erased_components as (
 
     select distinct components.component_id
     from components
-    inner join {{ ref('stg_crm__erasure_requests') }} as erasures
-        on components.node_id = {{ identifier_node('email', 'erasures.email') }}
+    inner join {{ ref('int_identity__erasure_nodes') }} as named
+        on named.node_id = components.node_id
 
 )
 
-select components.node_id
+select components.node_id, components.identifier_type
 from components
 inner join erased_components on erased_components.component_id = components.component_id

@@ -30,10 +30,8 @@ contacts as (
 
 consent as (
 
-    -- one contact saying "do not contact" is enough to stop every channel
-    select customer_key, max(case when is_do_not_contact then 1 else 0 end) as do_not_contact
-    from contacts
-    group by customer_key
+    -- the rule over all of a person's CRM records (the most restrictive wins) is in one place
+    select * from {{ ref('int_customers__consent') }}
 
 ),
 
@@ -111,9 +109,9 @@ final as (
         features.known_devices,
 
         -- consent
-        coalesce(contact.is_email_opt_in, false) as is_email_opt_in,
-        coalesce(contact.is_sms_opt_in, false) as is_sms_opt_in,
-        coalesce(consent.do_not_contact, 0) = 1 as is_do_not_contact,
+        coalesce(consent.is_email_opt_in, false) as is_email_opt_in,
+        coalesce(consent.is_sms_opt_in, false) as is_sms_opt_in,
+        coalesce(consent.is_do_not_contact, false) as is_do_not_contact,
 
         -- CRM attributes
         contact.first_name,

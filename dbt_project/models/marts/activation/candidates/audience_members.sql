@@ -22,12 +22,8 @@ matches as (
         '{{ audience.name }}'
         {%- endif %} as audience,
         '{{ audience.name }}' as audience_rule,
-        '{{ audience.channel }}' as channel,
-        {{ audience.priority }} as priority,
-        is_email_opt_in,
-        is_sms_opt_in,
-        is_do_not_contact,
-        is_erasure_requested
+        lower(trim('{{ audience.channel }}')) as channel,
+        {{ audience.priority }} as priority
     from people
     where ({{ audience.rule }})
     {%- if audience.split_by %} and {{ audience.split_by }} is not null{% endif %}
@@ -36,22 +32,28 @@ matches as (
 
 ),
 
+-- Consent is read here, from the people themselves, and fails closed: a rule cannot bring its
+-- own consent columns (a UNION in a rule adds rows, never opt-ins), a person missing from
+-- people is suppressed, and a channel other than email or sms is never sent.
 checked as (
 
     select
-        customer_key,
-        audience,
-        audience_rule,
-        channel,
-        priority,
-        {{ hash_bucket("customer_key || '|' || audience", 10000) }} < {{ holdout_buckets }} as is_holdout,
+        matches.customer_key,
+        matches.audience,
+        matches.audience_rule,
+        matches.channel,
+        matches.priority,
+        {{ hash_bucket("matches.customer_key || '|' || matches.audience", 10000) }} < {{ holdout_buckets }} as is_holdout,
         case
-            when is_erasure_requested then 'erasure requested'
-            when coalesce(is_do_not_contact, false) then 'do not contact'
-            when channel = 'email' and not coalesce(is_email_opt_in, false) then 'no email opt-in'
-            when channel = 'sms' and not coalesce(is_sms_opt_in, false) then 'no sms opt-in'
+            when consent.customer_key is null then 'unknown person'
+            when consent.is_erasure_requested then 'erasure requested'
+            when coalesce(consent.is_do_not_contact, false) then 'do not contact'
+            when matches.channel = 'email' and not coalesce(consent.is_email_opt_in, false) then 'no email opt-in'
+            when matches.channel = 'sms' and not coalesce(consent.is_sms_opt_in, false) then 'no sms opt-in'
+            when matches.channel not in ('email', 'sms') then 'unknown channel'
         end as suppression_reason
     from matches
+    left join people as consent on consent.customer_key = matches.customer_key
 
 ),
 

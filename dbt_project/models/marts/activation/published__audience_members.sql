@@ -1,0 +1,1 @@
+{{ publish_candidate('audience_members') }}

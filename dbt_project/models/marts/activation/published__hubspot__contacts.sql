@@ -1,0 +1,1 @@
+{{ publish_candidate('hubspot__contacts') }}
