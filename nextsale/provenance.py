@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 
+from nextsale.warehouse import has_table
+
 MARKER = ".nextsale-generated"
 TABLE = "raw._provenance"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -38,11 +40,7 @@ def record(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> None:
 
 def generated_landing(con: duckdb.DuckDBPyConnection) -> str | None:
     """The landing folder the warehouse's people were generated into, or None for real data."""
-    found = con.execute(
-        "select 1 from information_schema.tables where table_schema = 'raw' "
-        "and table_name = '_provenance'"
-    ).fetchall()
-    if not found:
+    if not has_table(con, *TABLE.split(".")):
         return None
     row = con.execute(f"select landing_dir from {TABLE} where generated").fetchone()
     return row[0] if row else None

@@ -130,6 +130,16 @@ def _numeric_as_float(table: pa.Table) -> pa.Table:
     return table
 
 
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """Whether the DuckDB file has schema.table (a warehouse made before it existed has not)."""
+    return bool(
+        con.execute(
+            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
+
+
 def warehouse_for(target: str, duckdb_path: Path) -> Warehouse:
     if target == "duckdb":
         return DuckDBWarehouse(Path(duckdb_path))

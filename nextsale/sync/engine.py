@@ -29,6 +29,7 @@ from nextsale import provenance
 from nextsale.sync.destinations import DESTINATIONS, BatchRejected, Context, Destination, chunks
 from nextsale.sync.http import Client, RateLimiter, TransportError
 from nextsale.sync.state import INTENT, Outcome, SyncState, now
+from nextsale.warehouse import has_table
 
 log = logging.getLogger(__name__)
 ERASURES = "select email from activation.erasure_requests"
@@ -51,16 +52,6 @@ AUDIENCE_COUNTS = (
     "select audience, count(case when is_sendable then 1 end) as sendable, count(*) as members "
     "from activation.audience_members group by 1 order by 1"
 )
-
-
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    """A warehouse built before the table existed has none: nothing retired yet."""
-    return bool(
-        con.execute(
-            "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()
-    )
 
 
 class SyncError(RuntimeError):
@@ -149,7 +140,7 @@ def sync(
         try:
             run = Run(destination, ctx, entry, failures, max_in_flight, progress)
             run.resume()
-            suppressions = SUPPRESSIONS if _has_table(con, "activation", "suppressions") else None
+            suppressions = SUPPRESSIONS if has_table(con, "activation", "suppressions") else None
             if suppressions and refused:
                 suppressions = _still_on_email_lists(con, suppressions)
             plan = state.plan(
@@ -159,7 +150,7 @@ def sync(
                 destination.hash_exclude,
                 ERASURES,
                 mirror and not refused,
-                retired=RETIRED if _has_table(con, "activation", "retired_customer_keys") else None,
+                retired=RETIRED if has_table(con, "activation", "retired_customer_keys") else None,
                 match=destination.match,
                 suppressions=suppressions,
                 # a fresh table already leaves opted-out people off the email lists; a refused
@@ -243,7 +234,7 @@ def _refuse_generated_people(name: str, database: Path, base_url: str) -> None:
 def _still_on_email_lists(con: duckdb.DuckDBPyConnection, suppressions: str) -> str:
     """Suppressions a refused run must apply itself: do-not-contact, and opt-outs the stale
     audience table still sends email (the others' records already carry no email list)."""
-    if not _has_table(con, "activation", "audience_members"):
+    if not has_table(con, "activation", "audience_members"):
         return suppressions
     return (
         f"select * from ({suppressions}) where reason = 'do not contact' or customer_key in ("
@@ -260,14 +251,14 @@ REBUILD = (
 def stale_consent(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Why the published activation tables may not be sent from: built before the latest
     consent or erasure data was loaded, or never published by a build whose tests passed."""
-    if not _has_table(con, "activation", "consent_watermark"):
+    if not has_table(con, "activation", "consent_watermark"):
         return [
             f"there is no {WATERMARK}: the activation tables were not published by a `dbt build` "
             "whose consent tests passed"
         ]
     reasons = []
     for label, table, column in CONSENT_LOADS:
-        if not _has_table(con, "raw", table):
+        if not has_table(con, "raw", table):
             continue  # nothing of the kind was ever loaded: nothing newer than the build
         built_from, latest = con.execute(
             f"select (select {column} from {WATERMARK}), (select max(_loaded_at) from raw.{table})"
@@ -284,7 +275,7 @@ def stale_consent(con: duckdb.DuckDBPyConnection) -> list[str]:
 def empty_audiences(con: duckdb.DuckDBPyConnection) -> list[str]:
     """An audience table with nobody sendable (or none at all) is a broken build, not an order
     to empty every list."""
-    if not _has_table(con, "activation", "audience_members"):
+    if not has_table(con, "activation", "audience_members"):
         return ["there is no activation.audience_members table"]
     counts = con.execute(AUDIENCE_COUNTS).fetchall()
     if sum(sendable for _, sendable, _ in counts):
