@@ -7,7 +7,6 @@ CUSTOMERS ?= 10000
 SEED ?= 42
 PORT ?= 3000
 export DO_NOT_TRACK := 1
-export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
 .PHONY: install manifest postgres chromium demo test ui report bench evaluate lint format clean
 BENCH_SCALES ?= 10000 100000 1000000
@@ -24,22 +23,12 @@ install: $(VENV)/.installed
 manifest: install
 	@cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir .
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
-	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
-
-# The syncs are left to dry runs here, even with vendor tokens set: sample people must never
-# reach a real CRM.
-demo: manifest $(DAGSTER_HOME)/dagster.yaml
+# Every asset, the syncs as dry runs even with vendor tokens set: sample people must never reach
+# a real CRM, and the sync assets' pages in the UI then show what would have been sent.
+demo: manifest
 	$(BIN)/nextsale generate --customers $(CUSTOMERS) --seed $(SEED)
-	@mkdir -p data/logs
-	@echo "Materialising every asset but the syncs through Dagster (log: data/logs/demo.log)..."
-	@$(BIN)/dagster asset materialize -m dagster_project.definitions --select 'not group:sync' \
-		> data/logs/demo.log 2>&1 || { tail -40 data/logs/demo.log; exit 1; }
+	@$(BIN)/nextsale materialize --dry-run-syncs
 	@$(BIN)/nextsale summary
-	@echo "Reverse ETL, dry runs (each planned request is a JSON file):"
-	@for destination in $$($(BIN)/nextsale destinations); do \
-		$(BIN)/nextsale sync $$destination --dry-run --out data/dry-run/$$destination || exit 1; \
-	done
 	@$(BIN)/nextsale report
 	@echo "Open the report in a browser; \`make ui\` serves the Dagster UI on http://127.0.0.1:$(PORT)"
 
@@ -67,7 +56,7 @@ test: manifest postgres chromium
 report: install
 	$(BIN)/nextsale report
 
-ui: manifest $(DAGSTER_HOME)/dagster.yaml
+ui: manifest
 	$(BIN)/python -m dagster_project.serve $(PORT)
 
 # The models against their baselines on the real data sets; writes docs/evaluation.md.

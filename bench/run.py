@@ -31,8 +31,8 @@ OUT = ROOT / "bench" / "results.json"
 def stage(name: str, customers: int) -> None:
     """Run one stage in this process and print its figures as JSON."""
     from nextsale.contracts import CONTRACTS
-    from nextsale.generate import generate
     from nextsale.ingest import ingest_table
+    from nextsale_lab.generate import generate
 
     landing = DATA / str(customers) / "landing"
     database = DATA / str(customers) / "warehouse.duckdb"
@@ -142,6 +142,8 @@ def stage(name: str, customers: int) -> None:
 
         models = {n: artifacts.load(DATA / str(customers) / "artifacts", n) for n in SPECS}
         write_table(database, "customer_scores", customer_scores(database, models))
+        status = artifacts.model_status(DATA / str(customers) / "artifacts", [*SPECS, offers.NAME])
+        write_table(database, "model_status", status)  # audience_status reads it
         offer_model = offers.load(DATA / str(customers) / "artifacts")
         picks = next_best_offers(database, models["cross_sell"], models["upsell"], offer_model)
         write_table(database, "next_best_offers", picks)

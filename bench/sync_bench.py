@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nextsale.sync import sync  # noqa: E402
-from nextsale.sync.local_vendors import SERVERS  # noqa: E402
 from nextsale.sync.state import SyncState  # noqa: E402
+from tests.support.vendors import SERVERS  # noqa: E402
 
 # (vendor, records, server-side limits, client env, batches in flight): HubSpot at the
 # Professional tier's 190 per 10 s, Klaviyo's bulk import burst and steady windows, Salesforce

@@ -11,8 +11,8 @@ from dagster_project.assets.campaigns import campaign_lift_asset, offer_uplift_a
 from dagster_project.assets.dbt import nextsale_dbt_activation, nextsale_dbt_models
 from dagster_project.assets.ingest import ingest_assets
 from dagster_project.assets.models import (
+    build_model_assets,
     customer_scores_asset,
-    model_assets,
     next_best_offers_asset,
 )
 from dagster_project.assets.sync import audiences_not_empty, sync_assets, sync_destinations
@@ -22,16 +22,23 @@ from dagster_project.resources import Warehouse
 from nextsale.config import Settings
 from nextsale.sync import DESTINATIONS
 
+TOKENS = {d.token_env for d in DESTINATIONS.values()}
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+
+def build_definitions(settings: Settings, dry_run_syncs: bool = False) -> dg.Definitions:
+    """The code location; with `dry_run_syncs` the syncs ignore the vendor tokens set (the
+    demo's generated people never reach a real account, and its sync pages still show a run)."""
     settings.export_for_dbt()
-    configured = [n for n, d in DESTINATIONS.items() if os.environ.get(d.token_env)]
+    environ = dict(os.environ)
+    if dry_run_syncs:
+        environ = {k: v for k, v in environ.items() if k not in TOKENS}
+    configured = [n for n, d in DESTINATIONS.items() if environ.get(d.token_env)]
     schedule = build_daily_schedule(configured)
     return dg.Definitions(
         assets=[
             *ingest_assets,
             nextsale_dbt_models,
-            *model_assets,
+            *build_model_assets(settings.artifacts_dir),
             customer_scores_asset,
             next_best_offers_asset,
             nextsale_dbt_activation,
@@ -51,7 +58,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 dbt_target=settings.dbt_target,
             ),
             "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target),
-            **sync_destinations(dict(os.environ)),
+            **sync_destinations(environ),
         },
         # DuckDB has one writer: steps run one after another in the run's own process.
         executor=dg.in_process_executor,

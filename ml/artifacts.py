@@ -13,6 +13,7 @@ keeps the last good model when a new one fails.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import xgboost as xgb
 
-from ml.train import ModelRun, TrainedModel
+from ml.train import ModelRun, TrainedModel, data_hash
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ def manifest(run: ModelRun) -> dict:
         "metrics": _finite(run.metrics),
         "baselines": {name: _finite(values) for name, values in run.baselines.items()},
         "gate": {"passed": run.gate.passed, "reasons": run.gate.reasons},
+        "best_baseline": list(run.best_baseline) if run.best_baseline else None,
+        "details": {
+            name: _finite(values) if isinstance(values, dict) else values
+            for name, values in run.details.items()
+        },
         # the test cutoff's lift, calibration or decile tables, model and baselines, for charts
         "charts": {name: _records(table) for name, table in run.tables.items()},
         "test_cutoff": run.test_cutoff.isoformat() if run.test_cutoff else None,
@@ -90,16 +96,42 @@ def write_version(
     return version, path, info
 
 
-def save(run: ModelRun, artifacts_dir: Path) -> SavedVersion:
-    """Write the run's version; publish it if it passed the gate."""
+def inputs_fingerprint(*frames: pd.DataFrame, **inputs) -> str:
+    """What a training run's result depends on: its rows, the calendar and other `inputs`, the
+    model code (every module of ml/) and XGBoost's version. Equal fingerprints, equal runs."""
+    digest = hashlib.sha256(data_hash(*frames).encode())
+    digest.update(json.dumps(inputs, sort_keys=True, default=str).encode())
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    digest.update(xgb.__version__.encode())
+    return digest.hexdigest()
+
+
+def reuse(artifacts_dir: Path, name: str, fingerprint: str) -> SavedVersion | None:
+    """The latest version, when it was trained on exactly these inputs: training again would
+    give the same model and the same gate decision, so it is not repeated."""
+    latest = latest_manifest(artifacts_dir, name)
+    if latest is None or latest.get("inputs_sha256") != fingerprint:
+        return None
+    version = latest["version"]
+    path = artifacts_dir / "models" / name / version
+    return SavedVersion(
+        name, version, path, published_version(artifacts_dir, name) == version, latest
+    )
+
+
+def save(run: ModelRun, artifacts_dir: Path, fingerprint: str | None = None) -> SavedVersion:
+    """Write the run's version (with the fingerprint of its inputs, for `reuse`); publish it if
+    it passed the gate."""
 
     def write_files(path: Path) -> None:
         if run.model is not None:
             run.model.booster.save_model(path / "model.ubj")
 
     published = run.gate.passed and run.model is not None
+    info = manifest(run) | {"inputs_sha256": fingerprint}
     version, path, info = write_version(
-        artifacts_dir, run.spec.name, run.data_hash, manifest(run), write_files, published
+        artifacts_dir, run.spec.name, run.data_hash, info, write_files, published
     )
     return SavedVersion(run.spec.name, version, path, published, info)
 
@@ -135,3 +167,28 @@ def latest_manifest(artifacts_dir: Path, name: str) -> dict | None:
     root = artifacts_dir / "models" / name
     versions = sorted(v for v in root.glob("*/model.json")) if root.is_dir() else []
     return json.loads(versions[-1].read_text()) if versions else None
+
+
+def model_status(artifacts_dir: Path, names: list[str]) -> pd.DataFrame:
+    """One row per model: the version whose scores are used (null: none was ever published, so
+    its scores are null), the latest version trained and what its gate said."""
+    rows = []
+    for name in names:
+        latest = latest_manifest(artifacts_dir, name)
+        in_use = published_version(artifacts_dir, name)
+        reason = "; ".join(latest["gate"]["reasons"]) if latest else "never trained"
+        rows.append(
+            {
+                "model": name,
+                "version_in_use": in_use,
+                "latest_version": latest["version"] if latest else None,
+                "latest_published": bool(latest) and latest["version"] == in_use,
+                "gate_reason": reason,
+                "scores": "from the latest version"
+                if latest and latest["version"] == in_use
+                else f"from {in_use}, the last version that passed"
+                if in_use
+                else "null: no version has passed its gate",
+            }
+        )
+    return pd.DataFrame(rows)

@@ -22,6 +22,11 @@ HOLDOUT_COLOR = "#d1d9e0"
 MUTED_COLOR = "#eaeef2"
 
 
+def rounded(value: float | None) -> float:
+    """A figure to four significant digits, for the UI's metadata (it shows every digit)."""
+    return float("nan") if value is None else float(f"{value:.4g}")
+
+
 def _figure(width: float = 6.4, height: float = 3.2) -> Figure:
     figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
     figure.patch.set_facecolor("white")

@@ -1,10 +1,10 @@
-"""The `nextsale` command: what is not Dagster's own job (DESIGN §8).
-
-Materialising assets is Dagster's: `dagster asset materialize`, the UI, the schedule.
-"""
+"""The `nextsale` command (DESIGN §8). Materialising is Dagster's (the UI, the schedule,
+`dagster asset materialize`); `nextsale materialize` runs it from a terminal and says what
+happens in words."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -16,8 +16,8 @@ from nextsale.sync.destinations import DESTINATIONS
 
 @click.group(
     help="nextsale: upsell and cross-sell scores from your warehouse.\n\n"
-    "These commands do what is not Dagster's job; materialising assets is Dagster's "
-    "(`make demo`, `make ui`, `dagster asset materialize`). Configuration comes from "
+    "`nextsale materialize` runs the whole pipeline through Dagster (as `make demo`, the UI "
+    "and the schedule do). Configuration comes from "
     "NEXTSALE_* environment variables or a .env file (README 'Where things land').\n\n"
     "Example (after `make demo`): nextsale summary && nextsale report",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -46,9 +46,17 @@ def main() -> None:
     "(customers, seed, end date).",
 )
 def generate(customers: int, seed: int, out: Path | None, end_date) -> None:
-    from nextsale.generate import generate as run_generate
+    from nextsale_lab.generate import already_generated
+    from nextsale_lab.generate import generate as run_generate
 
     out = out or Settings.from_env().landing_dir
+    day = end_date.date() if end_date else None
+    if already_generated(out, customers, seed, day):
+        click.echo(
+            f"{out} already holds these {customers:,} people (seed {seed}, this generator, "
+            "every file unchanged): nothing written, so ingestion finds nothing new."
+        )
+        return
     with click.progressbar(length=customers, label="Generating people", file=sys.stderr) as bar:
         summary = run_generate(
             out,
@@ -66,9 +74,10 @@ def generate(customers: int, seed: int, out: Path | None, end_date) -> None:
 
 @main.command(
     "import",
-    help="Map a real data set from shared/data onto the landing contracts.\n\n"
-    "DATASET is online-retail, cdnow or completejourney. Then materialise as usual with "
-    "NEXTSALE_LANDING_DIR=DIR.\n\n"
+    help="Map a real data set onto the landing contracts.\n\n"
+    "DATASET is online-retail, cdnow or completejourney, read from --source (the shared data "
+    "folder beside the repository, else what `nextsale datasets fetch` wrote). Then "
+    "materialise with NEXTSALE_LANDING_DIR=DIR.\n\n"
     "Example: nextsale import online-retail --out data/online-retail",
 )
 @click.argument("dataset", type=click.Choice(["online-retail", "cdnow", "completejourney"]))
@@ -77,11 +86,12 @@ def generate(customers: int, seed: int, out: Path | None, end_date) -> None:
     "--source",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder of the data sets [default: ../shared/data beside the repository].",
+    help="Folder of the data sets [default: ../shared/data beside the repository if there, "
+    "else data/datasets].",
 )
 @click.option("--sample", is_flag=True, help="Import a small slice (for quick checks and tests).")
 def import_(dataset: str, out: Path, source: Path | None, sample: bool) -> None:
-    from nextsale.importers import DEFAULT_SOURCE, import_dataset
+    from nextsale_lab.importers import DEFAULT_SOURCE, import_dataset
 
     try:
         summary = import_dataset(dataset, out, source or DEFAULT_SOURCE, sample=sample)
@@ -92,8 +102,85 @@ def import_(dataset: str, out: Path, source: Path | None, sample: bool) -> None:
         click.echo(f"  {table:<24} {rows:>12,} rows")
 
 
+@main.group(help="The public data sets the evaluations and the real-data path run on.")
+def datasets() -> None:
+    pass
+
+
+@datasets.command(
+    "fetch",
+    help="Download a public data set from its publisher, convert it where its format needs "
+    "it, check every file's sha256 and write it under --out, where `nextsale import --source` "
+    "reads it. NAME is online-retail, cdnow or hillstrom.\n\n"
+    "Example: nextsale datasets fetch online-retail && nextsale import online-retail "
+    "--source data/datasets --out data/online-retail",
+)
+@click.argument("name", type=click.Choice(["online-retail", "cdnow", "hillstrom"]))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/datasets"),
+    show_default=True,
+)
+@click.option("--base-url", default=None, help="Fetch from this mirror (same paths) instead.")
+def datasets_fetch(name: str, out: Path, base_url: str | None) -> None:
+    from nextsale_lab.datasets import FetchError, fetch_dataset
+
+    try:
+        written = fetch_dataset(name, out, base_url)
+    except FetchError as e:
+        raise click.ClickException(str(e)) from None
+    for path, size in written.items():
+        click.echo(f"  {out / path}  ({size:,} bytes, sha256 checked)")
+
+
 RETAIL_DATASETS = ["online-retail", "cdnow", "completejourney"]
 UPLIFT_DATASETS = ["hillstrom", "completejourney-campaigns", "generated-campaigns"]
+
+
+@main.command(
+    help="Materialise assets through Dagster, in this process, saying what happens: each stage "
+    "as it ends with its rows and time, and at the end what was held back and why. The run is "
+    "kept in the warehouse's Dagster home (DAGSTER_HOME, by default beside the warehouse), so "
+    "`make ui` shows it.\n\n"
+    "Example: NEXTSALE_LANDING_DIR=data/online-retail NEXTSALE_DUCKDB_PATH="
+    "data/online-retail.duckdb nextsale materialize"
+)
+@click.option(
+    "--select",
+    "selection",
+    default="*",
+    show_default=True,
+    help="Dagster asset selection, for example 'not group:sync' or 'group:activation'.",
+)
+@click.option(
+    "--as-of",
+    "as_of_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Compute marts and features as of this day [default: the day after the latest order].",
+)
+@click.option(
+    "--dry-run-syncs",
+    is_flag=True,
+    help="Sync assets plan and write their requests only, even where a vendor token is set.",
+)
+def materialize(selection: str, as_of_date, dry_run_syncs: bool) -> None:
+    from dagster_project.materialize import closing_lines
+    from dagster_project.materialize import materialize as run_materialize
+
+    account = run_materialize(
+        Settings.from_env(),
+        selection,
+        as_of_date=f"{as_of_date:%Y-%m-%d}" if as_of_date else "",
+        dry_run_syncs=dry_run_syncs,
+        # the terminal, bound now: while the run goes, dbt's own output is sent to a log file
+        echo=functools.partial(click.echo, file=sys.stdout),
+    )
+    for line in closing_lines(account):
+        click.echo(line)
+    if not account.success:
+        sys.exit(1)
 
 
 @main.command(
@@ -102,17 +189,33 @@ UPLIFT_DATASETS = ["hillstrom", "completejourney-campaigns", "generated-campaign
     "Example: NEXTSALE_DUCKDB_PATH=data/warehouse.duckdb nextsale summary"
 )
 def summary() -> None:
-    from nextsale.summary import format_summary, read_summary
+    import duckdb
+
+    from nextsale.warehouse import in_use_message
 
     settings = Settings.from_env()
     try:
-        click.echo(f"Warehouse: {settings.duckdb_path}")
-        click.echo(format_summary(read_summary(settings.duckdb_path)))
+        _summary(settings)
     except FileNotFoundError as e:
         raise click.ClickException(str(e)) from e
+    except duckdb.Error as e:
+        message = in_use_message(e, settings.duckdb_path)
+        if message is None:
+            raise
+        raise click.ClickException(message) from None
+
+
+def _summary(settings: Settings) -> None:
+    import duckdb
+
     from ml import offers
     from ml.artifacts import latest_manifest, published_version
     from ml.specs import SPECS
+    from nextsale.provenance import generated_landing
+    from nextsale.summary import format_summary, read_summary
+
+    click.echo(f"Warehouse: {settings.duckdb_path}")
+    click.echo(format_summary(read_summary(settings.duckdb_path)))
 
     lines = []
     for name, spec in SPECS.items():
@@ -138,9 +241,12 @@ def summary() -> None:
     if lines:
         click.echo("Models (latest run; the published version is what scores):")
         click.echo("\n".join(lines))
-    truth = settings.landing_dir / "_ground_truth"
-    if truth.is_dir():  # generated sample data: say how well identities were resolved
-        from nextsale.identity_quality import measure_identity
+    # generated people only, and the generator's truth for the landing folder they came from
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        landing = generated_landing(con)
+    truth = Path(landing) / "_ground_truth" if landing else None
+    if truth is not None and truth.is_dir():  # say how well identities were resolved
+        from nextsale_lab.identity_quality import measure_identity
 
         q = measure_identity(settings.duckdb_path, truth)
         click.echo(
@@ -189,9 +295,9 @@ def evaluate(
     work_dir: Path,
     sample: bool,
 ) -> None:
-    from nextsale import evaluate_campaigns, evaluate_uplift
-    from nextsale.evaluate import evaluate as run_evaluation
-    from nextsale.importers import DEFAULT_SOURCE
+    from nextsale_lab import evaluate_campaigns, evaluate_uplift
+    from nextsale_lab.evaluate import evaluate as run_evaluation
+    from nextsale_lab.importers import DEFAULT_SOURCE
 
     if not (source or DEFAULT_SOURCE).is_dir():
         raise click.ClickException(

@@ -60,8 +60,10 @@ class Contract:
     columns: tuple[Column, ...]
     natural_key: tuple[str, ...]
     description: str
-    # An optional source (crm/deals for B2C shops) may have no files at all.
+    # Orders, their lines and products are required; any other source may have no files at all
+    # (its table is then empty, and what it feeds is empty or null: `feeds` says what).
     optional: bool = False
+    feeds: str = ""
     # Rules over several columns: (SQL predicate over the typed values, written with
     # `{column}`, reason); a row that fails one is quarantined with the reason.
     row_checks: tuple[tuple[str, str], ...] = ()
@@ -88,6 +90,9 @@ CONTRACTS: tuple[Contract, ...] = (
         folder="crm/contacts",
         natural_key=("contact_id",),
         description="CRM contacts (HubSpot/Salesforce-like export); one row per contact version.",
+        optional=True,
+        feeds="consent (without it nobody has opted in, so no audience is sendable), names, "
+        "lifecycle stage and identity links from CRM records",
         columns=(
             Column("contact_id", not_null=True, identifier=ID),
             Column("email", identifier=EMAIL),
@@ -112,6 +117,8 @@ CONTRACTS: tuple[Contract, ...] = (
         folder="crm/companies",
         natural_key=("company_id",),
         description="CRM companies (accounts) that B2B contacts belong to.",
+        optional=True,
+        feeds="company size and industry in customer_360 (B2B)",
         columns=(
             Column("company_id", not_null=True),
             Column("name"),
@@ -125,6 +132,7 @@ CONTRACTS: tuple[Contract, ...] = (
         folder="crm/deals",
         natural_key=("deal_id",),
         description="CRM deals (B2B pipeline); optional for B2C shops.",
+        feeds="open and won pipeline in customer_360 (B2B)",
         optional=True,
         columns=(
             Column("deal_id", not_null=True),
@@ -141,6 +149,8 @@ CONTRACTS: tuple[Contract, ...] = (
         natural_key=("email", "phone", "shop_customer_id", "contact_id"),
         description="GDPR erasure requests: the person leaves every output and destination. A "
         "request names the person by any one of their identifiers.",
+        optional=True,
+        feeds="erasures (nobody is erased without it)",
         columns=(
             Column("email", identifier=EMAIL),
             Column("requested_at", TIMESTAMP, not_null=True),
@@ -160,6 +170,9 @@ CONTRACTS: tuple[Contract, ...] = (
         folder="web/events",
         natural_key=("event_id",),
         description="Web analytics events (GA4-like), one JSON object per line.",
+        optional=True,
+        feeds="sessions, browsing and cart features, cookie identity links and the "
+        "abandoned_cart_sms audience",
         columns=(
             Column("event_id", not_null=True),
             Column("event_ts", TIMESTAMP, not_null=True),
@@ -259,6 +272,7 @@ CONTRACTS: tuple[Contract, ...] = (
         description="Campaign sends: who was sent which offer on which channel and when, and "
         "the audience members kept back as its holdout (is_holdout, nothing sent), so that "
         "each campaign's lift can be measured. Optional: shops without campaign logs have none.",
+        feeds="campaign outcomes and lift, the offer model and its offers",
         optional=True,
         columns=(
             Column("send_id", not_null=True),

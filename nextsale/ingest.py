@@ -87,6 +87,8 @@ class TableLoad:
     table: str
     files: list[FileLoad]
     table_rows: int = 0  # rows in raw.<table> after the load
+    # every row in raw_quarantine.<table> after the load, by reason (this run's files or not)
+    table_quarantine: Counter[str] = field(default_factory=Counter)
 
     def total(self, attribute: str) -> int:
         return sum(getattr(f, attribute) for f in self.files)
@@ -667,7 +669,20 @@ def ingest_table(duckdb_path: Path, contract: Contract, landing_dir: Path) -> Ta
             con.execute("commit")
             results.append(result)
         table_rows = _count(con, f"{RAW}.{contract.table}")
-    return TableLoad(contract.table, results, table_rows)
+        quarantined = quarantine_reasons(con, contract.table)
+    return TableLoad(contract.table, results, table_rows, quarantined)
+
+
+def quarantine_reasons(con: duckdb.DuckDBPyConnection, table: str) -> Counter[str]:
+    """Rows in raw_quarantine.<table> by reason (its first clause: the rule, not the value)."""
+    return Counter(
+        dict(
+            con.execute(
+                f"select regexp_extract(_reason, '^([^:;]+)', 1), count(*) "
+                f"from {QUARANTINE}.{quote(table)} group by 1"
+            ).fetchall()
+        )
+    )
 
 
 def reconcile(duckdb_path: Path, contract: Contract) -> list[str]:

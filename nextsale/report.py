@@ -249,6 +249,16 @@ def collect(settings: Settings) -> Report:
             }
     if "activation.audience_members" in tables:
         audiences = warehouse.query(AUDIENCES_SQL)
+        if "activation.audience_status" in tables:  # empty audiences too, and why
+            status = warehouse.query(
+                "select audience, channel, status_reason from activation.audience_status"
+            )
+            audiences = audiences.drop(columns="channel").merge(status, on="audience", how="outer")
+            counts = ["members", "sendable", "holdout", "not_sendable"]
+            audiences[counts] = audiences[counts].fillna(0).astype(int)
+            audiences = audiences.sort_values("members", ascending=False)
+        else:
+            audiences["status_reason"] = None
         report.audiences = audiences
         if len(audiences):
             report.audience_chart = charts.audience_chart(audiences)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import duckdb
 
+from nextsale.contracts import CONTRACTS
+from nextsale.ingest import quarantine_reasons
 from nextsale.sync.state import last_runs
 
 # Warehouse schemas in pipeline order, as the summary shows them.
@@ -37,6 +39,10 @@ class WarehouseSummary:
     rejected_files: list[tuple[str, str]]  # file, error
     # the latest sync per destination: destination, status, finished_at, sent, failed, deleted
     last_syncs: list[tuple] = ()
+    # sources without rows: the landing folder and what stays empty or null without it
+    empty_sources: list[tuple[str, str]] = ()
+    # activation.audience_status: audience, members, holdout, sendable, why one of them is zero
+    audiences: list[tuple] = ()
 
 
 def read_summary(duckdb_path: Path) -> WarehouseSummary:
@@ -54,15 +60,12 @@ def read_summary(duckdb_path: Path) -> WarehouseSummary:
             TableCount(s, t, con.execute(f'select count(*) from "{s}"."{t}"').fetchall()[0][0])
             for s, t in names
         ]
-        reasons = []
-        for t in (t for t in tables if t.schema == "raw_quarantine" and t.rows):
-            reasons += [
-                (t.table, reason, n)
-                for reason, n in con.execute(
-                    f"""select regexp_extract(_reason, '^([^:;]+)', 1), count(*)
-                    from raw_quarantine."{t.table}" group by 1 order by 2 desc"""
-                ).fetchall()
-            ]
+        reasons = [
+            (t.table, reason, n)
+            for t in tables
+            if t.schema == "raw_quarantine" and t.rows
+            for reason, n in quarantine_reasons(con, t.table).most_common()
+        ]
         present = set(
             con.execute("select table_schema, table_name from information_schema.tables").fetchall()
         )
@@ -82,8 +85,22 @@ def read_summary(duckdb_path: Path) -> WarehouseSummary:
             if ("sync", "log") in present
             else []
         )
+        audiences = (
+            con.execute(
+                "select audience, members, holdout, sendable, status_reason "
+                "from activation.audience_status order by audience"
+            ).fetchall()
+            if ("activation", "audience_status") in present
+            else []
+        )
+    rows = {(t.schema, t.table): t.rows for t in tables}
+    empty = [
+        (c.folder, c.feeds)
+        for c in CONTRACTS
+        if ("raw", c.table) in rows and not rows[("raw", c.table)]
+    ]
     tables.sort(key=lambda t: (LAYERS.index(t.schema), t.table))
-    return WarehouseSummary(tables, reasons, rejected, last_syncs)
+    return WarehouseSummary(tables, reasons, rejected, last_syncs, empty, audiences)
 
 
 def format_summary(summary: WarehouseSummary) -> str:
@@ -102,6 +119,16 @@ def format_summary(summary: WarehouseSummary) -> str:
     if summary.rejected_files:
         lines.append("Files rejected whole:")
         lines += [f"  {error}" for _, error in summary.rejected_files]
+    if summary.empty_sources:
+        lines.append("Sources without rows (optional; what stays empty or null without them):")
+        lines += [f"  {folder:<24} {feeds}" for folder, feeds in summary.empty_sources]
+    if summary.audiences:
+        lines.append("Audiences (activation.audience_status):")
+        lines.append(f"  {'audience':<28} {'members':>8} {'holdout':>8} {'sendable':>8}")
+        for audience, members, holdout, sendable, reason in summary.audiences:
+            lines.append(f"  {audience:<28} {members:>8,} {holdout:>8,} {sendable:>8,}")
+            if reason:
+                lines.append(f"    {reason}")
     if summary.last_syncs:
         lines.append("Last sync per destination (sync.log; failures in sync.failures):")
         lines += [

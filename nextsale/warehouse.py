@@ -9,7 +9,9 @@ validated raw tables are then published to it (`publish_raw`), so dbt reads the 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -138,6 +140,33 @@ def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
             [schema, table],
         ).fetchall()
     )
+
+
+def in_use_message(error: Exception, duckdb_path: Path) -> str | None:
+    """A plain account of a DuckDB file another process holds (DuckDB has one writer), naming
+    the holder; None for any other error."""
+    found = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", str(error))
+    if not isinstance(error, duckdb.IOException) or not found:
+        return None
+    program, pid = found.groups()
+    with contextlib.suppress(OSError):  # its command line says more than its interpreter's path
+        program = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:160]
+    return (
+        f"The warehouse {duckdb_path} is in use by process {pid} ({program}). DuckDB lets one "
+        "process write at a time: wait for that run to finish (or stop it, for example the "
+        "Dagster UI's running materialisation), then run this again."
+    )
+
+
+def check_not_in_use(duckdb_path: Path) -> str | None:
+    """None when the DuckDB file can be opened for writing now, else why not, in words."""
+    if not Path(duckdb_path).exists():
+        return None
+    try:
+        duckdb.connect(str(duckdb_path)).close()
+    except duckdb.Error as error:
+        return in_use_message(error, duckdb_path) or str(error)
+    return None
 
 
 def warehouse_for(target: str, duckdb_path: Path) -> Warehouse:

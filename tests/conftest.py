@@ -10,12 +10,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ml.artifacts import model_status
 from ml.data import read_calendar, read_snapshot
 from ml.score import customer_scores, next_best_offers, write_table
 from ml.specs import SPECS
 from ml.train import train_and_evaluate
 from nextsale.config import Settings
-from nextsale.generate import GenerationSummary, generate
+from nextsale_lab.generate import GenerationSummary, generate
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 END_DATE = date(2026, 11, 1)
@@ -107,6 +108,8 @@ def run_activation(settings: Settings) -> dg.ExecuteInProcessResult:
         warehouse, "customer_scores", customer_scores(warehouse, {"purchase_propensity": model})
     )
     write_table(warehouse, "next_best_offers", next_best_offers(warehouse, None, None))
+    # what the scores asset writes beside them (no version was published here)
+    write_table(warehouse, "model_status", model_status(settings.artifacts_dir, list(SPECS)))
     settings.export_for_dbt()
     defs = build_definitions(settings)
     keys = [

@@ -75,7 +75,7 @@ def test_summary_lists_layers_and_quarantine(first_run, pipeline_settings, monke
 
 
 def test_a_sync_shows_progress_and_its_result(activation_run, pipeline_settings, tmp_path):
-    from nextsale.sync.local_vendors import HubSpotServer
+    from tests.support.vendors import HubSpotServer
 
     warehouse = shutil.copy(pipeline_settings.duckdb_path, tmp_path / "warehouse.duckdb")
     with HubSpotServer(token="cli-token") as server:

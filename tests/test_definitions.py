@@ -68,6 +68,21 @@ def test_every_asset_and_check_says_what_it_is(defs):
     assert checks and undescribed == []
 
 
+def test_every_dbt_model_and_seed_has_a_description_of_its_own():
+    """dagster-dbt shows a model's SQL where it has no description: each has words instead."""
+    import json
+
+    from dagster_project.dbt import dbt_project
+
+    nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
+    undescribed = [
+        n["unique_id"]
+        for n in nodes
+        if n["resource_type"] in ("model", "seed") and not (n.get("description") or "").strip()
+    ]
+    assert undescribed == []
+
+
 def test_dbt_sources_are_the_ingestion_assets(defs):
     """Each raw contract is a dbt source, and dagster-dbt keys it as the ingestion asset."""
     graph = defs.resolve_asset_graph()
@@ -113,7 +128,7 @@ def test_the_destination_registry_is_the_one_list_of_destinations():
     from dagster_project.dbt import dbt_project
     from nextsale.cli import main
     from nextsale.sync import DESTINATIONS
-    from nextsale.sync.local_vendors import SERVERS
+    from tests.support.vendors import SERVERS
 
     nodes = json.loads(dbt_project.manifest_path.read_text())["nodes"].values()
     models = {

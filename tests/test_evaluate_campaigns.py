@@ -1,4 +1,4 @@
-"""The observational estimate of a campaign without a holdout (nextsale/evaluate_campaigns.py):
+"""The observational estimate of a campaign without a holdout (nextsale_lab/evaluate_campaigns.py):
 where households were chosen for their history, it must see through the choice."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nextsale.evaluate_campaigns import COVARIATES, estimate
+from nextsale_lab.evaluate_campaigns import COVARIATES, estimate
 
 
 def chosen_households(effect: float, n: int = 4_000, seed: int = 0) -> pd.DataFrame:

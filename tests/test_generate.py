@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from nextsale.contracts import CONTRACTS
-from nextsale.generate import DIRTY_RATES, SHARED_COOKIE, generate
+from nextsale_lab.generate import DIRTY_RATES, SHARED_COOKIE, generate
 from tests.conftest import END_DATE
 
 
@@ -129,3 +129,18 @@ def test_ground_truth_names_every_kind_of_identifier(truth):
     assert set(ids["kind"]) == {"email", "contact_id", "customer_id", "anonymous_id"}
     owned = ids.dropna(subset=["pid"])
     assert not owned.duplicated(["kind", "value"]).any(), "an identifier belongs to one person"
+
+
+def test_unchanged_sample_data_is_recognised_and_not_written_again(tmp_path):
+    from nextsale_lab.generate import already_generated
+
+    out = tmp_path / "landing"
+    assert already_generated(out, 300, 5, END_DATE) is None
+    written = generate(out, customers=300, seed=5, end_date=END_DATE)
+    again = already_generated(out, 300, 5, END_DATE)
+    assert again is not None and again.rows == written.rows
+    assert already_generated(out, 300, 6, END_DATE) is None
+    assert already_generated(out, 301, 5, END_DATE) is None
+    with (out / "shop" / "orders" / "part-00000.csv").open("a") as f:
+        f.write("an edit\n")  # a landing file that is no longer what was generated
+    assert already_generated(out, 300, 5, END_DATE) is None

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from nextsale.cli import main
-from nextsale.importers import DEFAULT_SOURCE
+from nextsale_lab.importers import DEFAULT_SOURCE
 from tests.conftest import run_everything, settings_for
 
 pytestmark = pytest.mark.skipif(

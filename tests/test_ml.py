@@ -19,7 +19,7 @@ from ml.explain import top_reasons
 from ml.score import customer_scores, next_best_offers, write_table
 from ml.specs import SPECS
 from ml.train import Gate, train_and_evaluate
-from nextsale.importers import DEFAULT_SOURCE
+from nextsale_lab.importers import DEFAULT_SOURCE
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +82,32 @@ def test_each_model_is_gated_and_only_passing_models_are_published(model_run, pi
         if name in versions:
             published = artifacts.published_version(pipeline_settings.artifacts_dir, name)
             assert versions[name] == published, name
+
+
+def test_a_second_run_on_the_same_rows_and_code_trains_no_model_again(model_run, pipeline_settings):
+    from dagster_project.definitions import build_definitions
+
+    def versions(result: dg.ExecuteInProcessResult) -> dict[str, tuple[str, bool]]:
+        out = {}
+        for event in result.get_asset_materialization_events():
+            m = event.event_specific_data.materialization
+            if m.asset_key.path[0] == "models" and "trained_this_run" in m.metadata:
+                out[m.asset_key.path[-1]] = (
+                    m.metadata["version"].value,
+                    m.metadata["trained_this_run"].value,
+                )
+        return out
+
+    first = versions(model_run)
+    assert first and all(trained for _, trained in first.values())
+    defs = build_definitions(pipeline_settings)
+    again = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        asset_selection=[dg.AssetKey(["models", name]) for name in first],
+    )
+    assert again.success
+    assert versions(again) == {name: (version, False) for name, (version, _) in first.items()}
 
 
 def test_split_is_purged_and_in_time_order(people, calendar):
@@ -221,7 +247,7 @@ def test_bgnbd_reproduces_the_published_cdnow_fit():
 @pytest.mark.skipif(not DEFAULT_SOURCE.is_dir(), reason="no shared data sets")
 def test_evaluate_on_the_cdnow_sample_reports_each_model_beside_its_baselines(tmp_path):
     """The real-data path end to end on the small CDNOW sample: import, ingest, dbt, train."""
-    from nextsale.evaluate import evaluate
+    from nextsale_lab.evaluate import evaluate
 
     records = evaluate(
         ["cdnow"], tmp_path, tmp_path / "evaluation.json", sample=True, write_docs=False

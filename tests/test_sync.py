@@ -1,5 +1,5 @@
 """The sync engine against local HubSpot, Klaviyo and Salesforce servers that validate every
-request and answer against the vendors' published OpenAPI specs (nextsale/sync/local_vendors.py).
+request and answer against the vendors' published OpenAPI specs (tests/support/vendors.py).
 
 The activation tables are the real dbt output of the session's pipeline, copied per test."""
 
@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from nextsale.sync import DESTINATIONS, SyncError, sync
-from nextsale.sync.local_vendors import SERVERS, SPECS_DIR, VendorServer
+from tests.support.vendors import SERVERS, VendorServer
 
 TOKEN = "s3cret-token-that-must-never-leak"
 # from the destination registry: a destination added there is tested here
@@ -186,7 +186,7 @@ def test_a_sync_killed_mid_way_and_restarted_delivers_each_record_exactly_once(
         if len(upserts) == kill_after and process.poll() is None:
             process.send_signal(signal.SIGKILL)
             process.wait()
-            from nextsale.sync.local_vendors import DroppedConnection
+            from tests.support.vendors import DroppedConnection
 
             raise DroppedConnection
 
@@ -300,7 +300,6 @@ def test_mirror_mode_removes_people_who_left_the_table(vendor, warehouse, server
         assert not any(e in v["members"] for v in server.lists.values() for e in emails)
 
 
-@pytest.mark.skipif(not SPECS_DIR.is_dir(), reason="the vendor specs are not checked out")
 def test_the_servers_refuse_what_the_vendor_spec_refuses(vendor, server):
     """The check the other tests lean on: a request off the spec gets a 400 and is recorded."""
     import requests
@@ -400,7 +399,7 @@ def test_credentials_a_vendor_echoes_back_are_redacted_before_they_are_stored(ve
 def test_an_audience_table_with_nobody_sendable_sends_and_removes_nothing(
     vendor, warehouse, server
 ):
-    run(vendor, warehouse, server)
+    run(vendor, warehouse, server)  # the destination now holds nextsale's records
     before = len(server.received)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update activation.audience_members set is_sendable = false")
@@ -411,6 +410,16 @@ def test_an_audience_table_with_nobody_sendable_sends_and_removes_nothing(
         con.execute("drop table activation.audience_members")
     with pytest.raises(SyncError, match="no activation.audience_members table"):
         run(vendor, warehouse, server)
+
+
+def test_a_first_sync_of_an_audience_table_with_nobody_sendable_goes_on(vendor, warehouse, server):
+    # nothing was ever sent there, so nothing can be emptied: a shop without consent data
+    # still gets its first run, and no list is given anyone
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update activation.audience_members set is_sendable = false")
+    assert run(vendor, warehouse, server).log["status"] == "success"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from sync.memberships").fetchone()[0] == 0
 
 
 def test_the_cli_passes_mirror_to_the_engine(vendor, warehouse, server, monkeypatch):

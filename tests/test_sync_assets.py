@@ -16,8 +16,8 @@ from dagster_dbt import DbtCliResource
 from dagster_project.dbt import dbt_project
 from nextsale.config import Settings
 from nextsale.summary import read_summary
-from nextsale.sync.local_vendors import HubSpotServer, KlaviyoServer, SalesforceServer
 from tests.conftest import settings_for
+from tests.support.vendors import HubSpotServer, KlaviyoServer, SalesforceServer
 
 TOKEN = "dagster-sync-token"
 SYNC_KEYS = [dg.AssetKey(["sync", name]) for name in ("hubspot", "klaviyo", "salesforce")]
@@ -110,17 +110,28 @@ def test_without_tokens_the_sync_assets_are_dry_runs(copied):
         assert {"method", "path", "headers", "body"} <= set(json.loads(files[0].read_text()))
 
 
-def test_an_empty_audience_blocks_every_sync(copied, servers):
+def test_an_empty_audience_warns_and_holds_back_every_destination_already_sent_to(copied, servers):
+    assert materialize_syncs(copied).success
+    received = {name: len(server.received) for name, server in servers.items()}
     with duckdb.connect(str(copied.duckdb_path)) as con:
         con.execute("update activation.audience_members set is_sendable = false")
     result = materialize_syncs(copied)
     (check,) = [
         e for e in result.get_asset_check_evaluations() if e.check_name == "audiences_not_empty"
     ]
-    assert check.passed is False
-    assert "every sync is held back" in check.description
+    assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
+    assert "refuses this build" in check.description
+    # the syncs ran and refused: nothing new reached a destination that holds nextsale's records
     assert not result.get_asset_materialization_events()
-    assert all(not server.received for server in servers.values())
+    assert {name: len(server.received) for name, server in servers.items()} == received
+
+
+def test_a_first_sync_of_an_audience_table_with_nobody_sendable_is_not_refused(copied):
+    with duckdb.connect(str(copied.duckdb_path)) as con:
+        con.execute("update activation.audience_members set is_sendable = false")
+    result = materialize_syncs(copied)
+    assert result.success  # a warning: nothing was ever sent there, so nothing can be emptied
+    assert {v["status"] for v in sync_metadata(result).values()} == {"dry run"}
 
 
 def test_a_consent_flag_flipped_to_false_takes_the_person_off_email_audiences(copied, servers):

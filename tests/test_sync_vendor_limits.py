@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from nextsale.sync import SyncError, sync
-from nextsale.sync.local_vendors import KlaviyoServer
+from tests.support.vendors import KlaviyoServer
 from tests.test_sync import TOKEN, activation_tables, delivered, identity, run, warehouse
 
 __all__ = ["activation_tables", "warehouse"]  # fixtures, used by name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -38,9 +37,7 @@ def graphql(port: int, query: str) -> dict:
 
 
 def test_ui_shows_the_asset_graph_checks_and_schedule(tmp_path, pipeline_settings):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = tmp_path / "dagster_home"  # made by `make ui` itself, with the instance settings
     port = free_port()
     env = {
         **os.environ,
@@ -75,6 +72,7 @@ def test_ui_shows_the_asset_graph_checks_and_schedule(tmp_path, pipeline_setting
         (repo,) = data["repositoriesOrError"]["nodes"]
         assert repo["schedules"] == [{"name": "daily_refresh", "cronSchedule": "0 6 * * *"}]
         assert repo["sensors"] == [{"name": "new_landing_files"}]
+        assert "max_concurrent_runs: 1" in (home / "dagster.yaml").read_text()
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # one TERM stops the whole tree
         server.wait(timeout=60)

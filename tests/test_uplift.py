@@ -9,8 +9,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from ml.uplift import CONTROL, UpliftModel, qini_coefficient, qini_curve, uplift_at
-from nextsale.evaluate_uplift import evaluate_uplift, write_doc
-from nextsale.importers import DEFAULT_SOURCE
+from nextsale_lab.evaluate_uplift import evaluate_uplift, write_doc
+from nextsale_lab.importers import DEFAULT_SOURCE
 
 
 def experiment(n: int, seed: int) -> tuple[pd.DataFrame, pd.Series, np.ndarray, dict]:

@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from nextsale.identity_quality import measure_identity
+from nextsale_lab.identity_quality import measure_identity
 from tests.conftest import END_DATE
 
 CUTOFF = date(2026, 5, 1)

@@ -10,6 +10,7 @@ from ml import offers
 from ml.lift import MIN_HOLDOUT, lift_table
 from ml.score import write_table
 from nextsale import charts
+from nextsale.charts import rounded
 
 CAMPAIGN_LIFT = dg.AssetKey(["scores", "campaign_lift"])
 HOLDOUT_CHECK = "holdouts_can_measure_lift"
@@ -155,7 +156,7 @@ def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "n_train": run.n_train,
         "n_test": run.n_test,
     }
-    metadata |= {f"qini/{r['scorer']}": float(r["qini"]) for r in run.targeting}
+    metadata |= {f"qini/{r['scorer']}": rounded(r["qini"]) for r in run.targeting}
     yield dg.MaterializeResult(metadata=metadata)
     yield dg.AssetCheckResult(
         check_name=OFFER_GATE,
@@ -165,5 +166,5 @@ def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
         if run.passed
         else f"Held back {version}: {'; '.join(run.reasons)}. "
         + "Offers keep coming from the last published version, if any.",
-        metadata={f"qini/{r['scorer']}": float(r["qini"]) for r in run.targeting},
+        metadata={f"qini/{r['scorer']}": rounded(r["qini"]) for r in run.targeting},
     )

@@ -1,7 +1,8 @@
 """dbt models, seeds and tests as Dagster assets and asset checks."""
 
 import json
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -118,17 +119,29 @@ def row_count_sql(nodes: Mapping[str, Mapping[str, Any]], unique_ids: list[str])
     )
 
 
+# A log line of the dbt step, as models are built (`nextsale materialize` shows it).
+DBT_PROGRESS = "dbt progress:"
+
+
 def with_row_counts(
-    events: Iterator[Any], nodes: Mapping[str, Mapping[str, Any]], warehouse: Warehouse
+    events: Iterator[Any],
+    nodes: Mapping[str, Mapping[str, Any]],
+    warehouse: Warehouse,
+    progress: Callable[[int], None] = lambda built: None,
 ) -> Iterator[Any]:
     """dbt's events, each table's with `dagster/row_count`. DuckDB has one writer and dbt holds
     the file until the build ends (dagster-dbt's fetch_row_counts queries while it runs and
     fails), so the events are held, the rows counted in one query, then the events passed on,
-    also when dbt failed part-way."""
+    also when dbt failed part-way; `progress(built)` hears of each model as dbt builds it."""
     held: list[Any] = []
     failure: Exception | None = None
+    built = 0
     try:
-        held.extend(events)
+        for event in events:
+            held.append(event)
+            if isinstance(event, dg.Output | dg.AssetMaterialization):
+                built += 1
+                progress(built)
     except Exception as error:  # report what was built, then fail as dbt did
         failure = error
     built = [
@@ -166,7 +179,17 @@ def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
         config: DbtBuildConfig,
     ) -> Iterator[Any]:
         invocation = dbt.cli(dbt_build_args(config), context=context)
-        yield from with_row_counts(invocation.stream(), invocation.manifest["nodes"], warehouse)
+        total = len(context.selected_asset_keys)
+        said = [time.monotonic()]
+
+        def progress(built: int) -> None:
+            if time.monotonic() - said[0] > 10 or built == total:
+                said[0] = time.monotonic()
+                context.log.info(f"{DBT_PROGRESS} {built} of {total} built")
+
+        yield from with_row_counts(
+            invocation.stream(), invocation.manifest["nodes"], warehouse, progress
+        )
 
     return _dbt
 

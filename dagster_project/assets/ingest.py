@@ -11,7 +11,12 @@ ROWS_RECONCILE = "rows_reconcile"
 FILES_LOADED = "files_loaded"
 
 
-def _files_table(load: TableLoad) -> str:
+def _files_table(load: TableLoad, contract: Contract) -> str:
+    if not load.files:
+        return (
+            f"No landing files in `{contract.folder}/`: raw.{contract.table} is empty. It feeds "
+            f"{contract.feeds or 'nothing else'}."
+        )
     lines = [
         "| file | status | lines | rows in | kept | quarantined | note |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -31,10 +36,15 @@ def _files_table(load: TableLoad) -> str:
 
 
 def _reasons_table(load: TableLoad) -> str:
-    if not load.reasons:
+    """Why rows are quarantined: this run's files beside the whole table (a re-run on unchanged
+    files quarantines nothing new, while the table still holds what earlier runs set aside)."""
+    if not load.table_quarantine:
         return "No rows quarantined."
-    lines = ["| reason | rows |", "|---|---:|"]
-    lines += [f"| {reason} | {n} |" for reason, n in load.reasons.most_common()]
+    lines = ["| reason | rows in the table | from this run's files |", "|---|---:|---:|"]
+    lines += [
+        f"| {reason} | {n:,} | {load.reasons.get(reason, 0):,} |"
+        for reason, n in load.table_quarantine.most_common()
+    ]
     return "\n".join(lines)
 
 
@@ -89,6 +99,11 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
         # on a server target dbt reads raw from there: send it the validated rows
         publish_raw(warehouse.database, warehouse.client(), [contract.table])
         problem = _files_problem(contract, load, warehouse.landing_dir)
+        if not load.files and contract.optional:
+            context.log.info(
+                f"No landing files in {contract.folder}/ (optional): raw.{contract.table} is "
+                f"empty, so {contract.feeds or 'nothing it feeds'} stays empty or null."
+            )
         if load.extra_columns:
             context.log.warning(
                 f"{contract.table}: columns not in the contract were kept: {load.extra_columns}"
@@ -99,12 +114,13 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
                 "rows_in": load.total("rows_in"),
                 "rows_kept": load.total("rows_kept"),
                 "rows_quarantined": load.total("rows_quarantined"),
+                "table_rows_quarantined": load.table_quarantine.total(),
                 "files_loaded": sum(f.status == "loaded" for f in load.files),
                 "files_unchanged": sum(f.status == "unchanged" for f in load.files),
                 "files_rejected": len(load.rejected),
                 "new_columns": ", ".join(load.extra_columns) or "none",
                 "quarantine_reasons": dg.MetadataValue.md(_reasons_table(load)),
-                "files": dg.MetadataValue.md(_files_table(load)),
+                "files": dg.MetadataValue.md(_files_table(load, contract)),
             },
             check_results=[
                 dg.AssetCheckResult(

@@ -1,5 +1,8 @@
-"""The models (ml/) as assets: one per model, each gated by a blocking quality check, then the
-scores and next best offers made with the published versions."""
+"""The models (ml/) as assets: one per model, each judged by its quality gate (a check that
+decides publication and never stops the run), then the scores and next best offers made with
+the published versions."""
+
+from pathlib import Path
 
 import dagster as dg
 
@@ -10,8 +13,9 @@ from ml import offers as offer_model
 from ml.data import read_calendar, read_snapshot
 from ml.score import customer_scores, next_best_offers, write_table
 from ml.specs import SPECS, ModelSpec
-from ml.train import ModelRun, train_and_evaluate
+from ml.train import train_and_evaluate
 from nextsale import charts
+from nextsale.charts import rounded
 
 SNAPSHOTS = {
     "customer": dg.AssetKey(["ml", "ml_training_snapshots"]),
@@ -44,38 +48,40 @@ def model_card(manifest: dict) -> str:
     return "\n\n".join(parts)
 
 
-def model_metadata(run: ModelRun, saved: artifacts.SavedVersion) -> dict:
+def model_metadata(saved: artifacts.SavedVersion) -> dict:
+    """A version's metadata for the UI, from its manifest (a reused version has no run)."""
+    manifest = saved.manifest
+    cutoffs = manifest["train_cutoffs"]
     metadata: dict = {
-        "model_vs_baselines": dg.MetadataValue.md(model_card(saved.manifest)),
+        "model_vs_baselines": dg.MetadataValue.md(model_card(manifest)),
         "version": saved.version,
         "published": saved.published,
         "artifact": dg.MetadataValue.path(str(saved.path)),
-        "gate": "; ".join(run.gate.reasons),
-        "test_cutoff": str(run.test_cutoff),
-        "training_window": f"{run.train_cutoffs[0]} .. {run.train_cutoffs[-1]}"
-        if run.train_cutoffs
-        else "none",
-        "horizon_days": run.horizon_days,
-        "n_train": run.n_train,
-        "n_test": run.n_test,
-        "training_data_sha256": run.data_hash,
-        "fit_seconds": round(run.fit_seconds, 2),
+        "gate": "; ".join(manifest["gate"]["reasons"]),
+        "test_cutoff": str(manifest["test_cutoff"]),
+        "training_window": f"{cutoffs[0]} .. {cutoffs[-1]}" if cutoffs else "none",
+        "horizon_days": manifest["horizon_days"],
+        "n_train": manifest["n_train"],
+        "n_test": manifest["n_test"],
+        "training_data_sha256": manifest["training_data_sha256"],
+        "fit_seconds": round(manifest["fit_seconds"], 2),
     }
-    metadata |= {f"model/{k}": float(v) for k, v in run.metrics.items()}
-    for baseline, values in run.baselines.items():
-        metadata |= {f"baseline/{baseline}/{k}": float(v) for k, v in values.items()}
-    for detail, values in run.details.items():
+    metadata |= {f"model/{k}": rounded(v) for k, v in manifest["metrics"].items()}
+    for baseline, values in manifest["baselines"].items():
+        metadata |= {f"baseline/{baseline}/{k}": rounded(v) for k, v in values.items()}
+    for detail, values in manifest.get("details", {}).items():
         if isinstance(values, dict):
-            metadata |= {f"{detail}/{k}": float(v) for k, v in values.items()}
+            metadata |= {f"{detail}/{k}": rounded(v) for k, v in values.items()}
         else:
-            metadata[detail] = values
+            metadata[detail] = rounded(values) if isinstance(values, float) else values
     return metadata
 
 
-def gate_message(run: ModelRun, version: str, published: str | None) -> str:
+def gate_message(manifest: dict, published: str | None) -> str:
     """What the gate decided and what it means for the scores a person will see."""
-    reasons = "; ".join(run.gate.reasons)
-    if run.gate.passed:
+    reasons = "; ".join(manifest["gate"]["reasons"])
+    version = manifest["version"]
+    if manifest["gate"]["passed"]:
         return f"Published {version}: {reasons}."
     kept = (
         f"scores keep coming from {published}, the last version that passed"
@@ -88,7 +94,17 @@ def gate_message(run: ModelRun, version: str, published: str | None) -> str:
     )
 
 
-def build_model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
+def model_description(spec: ModelSpec, artifacts_dir: Path | None) -> str:
+    """What the model is, then its card (the latest version beside its baselines, with the
+    charts): the description is what the UI renders first on the asset's page, as Markdown.
+    It is read when the definitions load (`make ui` or "Reload definitions" shows a newer one)."""
+    latest = artifacts.latest_manifest(artifacts_dir, spec.name) if artifacts_dir else None
+    if latest is None:
+        return spec.description
+    return f"{spec.description}\n\n{model_card(latest)}"
+
+
+def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.AssetsDefinition:
     deps = [SNAPSHOTS[spec.snapshot]]
     if spec.name == "potential_ltv":
         deps.append(model_key("expected_ltv"))  # headroom is measured against it
@@ -99,7 +115,7 @@ def build_model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
         group_name="ml",
         deps=deps,
         kinds={"xgboost", "python"},
-        description=spec.description,
+        description=model_description(spec, artifacts_dir),
         check_specs=[
             # not blocking: the scores read only published versions, and consent, suppression
             # and the activation tables must be rebuilt in every run whatever a model does
@@ -114,24 +130,37 @@ def build_model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     def _model(context: dg.AssetExecutionContext, warehouse: Warehouse):
         tables = warehouse.client()
         frame = read_snapshot(tables, spec.snapshot, "training")
+        calendar = read_calendar(tables)
         expected = None
         if spec.name == "potential_ltv":
             expected = artifacts.load(warehouse.artifacts, "expected_ltv")
-        run = train_and_evaluate(spec, frame, read_calendar(tables), expected_ltv=expected)
-        saved = artifacts.save(run, warehouse.artifacts)
-        context.log.info(f"{spec.name} {saved.version}: {'; '.join(run.gate.reasons)}")
-        yield dg.MaterializeResult(metadata=model_metadata(run, saved))
-        best = run.best_baseline
+        fingerprint = artifacts.inputs_fingerprint(
+            frame, calendar=calendar, expected_ltv=expected.version if expected else None
+        )
+        saved = artifacts.reuse(warehouse.artifacts, spec.name, fingerprint)
+        trained = saved is None
+        if not trained:
+            context.log.info(
+                f"{spec.name}: the training rows, calendar and model code are those of "
+                f"{saved.version}; not trained again"
+            )
+        else:
+            run = train_and_evaluate(spec, frame, calendar, expected_ltv=expected)
+            saved = artifacts.save(run, warehouse.artifacts, fingerprint)
+            context.log.info(f"{spec.name} {saved.version}: {'; '.join(run.gate.reasons)}")
+        manifest = saved.manifest
+        yield dg.MaterializeResult(metadata=model_metadata(saved) | {"trained_this_run": trained})
+        best = manifest.get("best_baseline")
         published = artifacts.published_version(warehouse.artifacts, spec.name)
         yield dg.AssetCheckResult(
             check_name=GATE_CHECK,
-            passed=run.gate.passed,
+            passed=manifest["gate"]["passed"],
             severity=dg.AssetCheckSeverity.ERROR,
-            description=gate_message(run, saved.version, published),
+            description=gate_message(manifest, published),
             metadata={
-                spec.main_metric: run.metrics.get(spec.main_metric, float("nan")),
+                spec.main_metric: rounded(manifest["metrics"].get(spec.main_metric)),
                 "best_baseline": best[0] if best else "none",
-                "best_baseline_value": best[1] if best else float("nan"),
+                "best_baseline_value": rounded(best[1]) if best else float("nan"),
                 "published_version": published or "none",
             },
         )
@@ -139,25 +168,44 @@ def build_model_asset(spec: ModelSpec) -> dg.AssetsDefinition:
     return _model
 
 
-model_assets = [build_model_asset(spec) for spec in SPECS.values()]
+def build_model_assets(artifacts_dir: Path | None = None) -> list[dg.AssetsDefinition]:
+    return [build_model_asset(spec, artifacts_dir) for spec in SPECS.values()]
 
 
-@dg.asset(
-    key=["scores", "customer_scores"],
+SCORES = dg.AssetKey(["scores", "customer_scores"])
+MODEL_STATUS = dg.AssetKey(["scores", "model_status"])
+
+
+@dg.multi_asset(
+    name="customer_scores",
     group_name="ml",
-    freshness_policy=DAILY_FRESHNESS,
-    deps=[
-        *(model_key(name) for name in SPECS),
-        dg.AssetKey(["ml", "ml_scoring_snapshot"]),
-        dg.AssetKey(["marts", "customer_segments"]),
+    specs=[
+        dg.AssetSpec(
+            SCORES,
+            freshness_policy=DAILY_FRESHNESS,
+            deps=[
+                *(model_key(name) for name in SPECS),
+                dg.AssetKey(["ml", "ml_scoring_snapshot"]),
+                dg.AssetKey(["marts", "customer_segments"]),
+            ],
+            kinds={"duckdb", "python"},
+            description="One row per person: every score (calibrated probabilities and "
+            "ranks), expected and potential LTV with headroom, segment, and the model versions "
+            "that made them.",
+        ),
+        dg.AssetSpec(
+            MODEL_STATUS,
+            deps=[model_key(name) for name in SPECS],
+            kinds={"duckdb", "python"},
+            description="One row per model: the version whose scores are used, or why its "
+            "scores are null (no version has passed its gate), and what the latest gate said. "
+            "activation.audience_status reads it to say why an audience is empty.",
+        ),
     ],
-    kinds={"duckdb", "python"},
-    description="One row per person: every score (calibrated probabilities and ranks), expected "
-    "and potential LTV with headroom, segment, and the model versions that made them.",
     check_specs=[
         dg.AssetCheckSpec(
             "one_row_per_customer",
-            asset=["scores", "customer_scores"],
+            asset=SCORES,
             description="Each person is scored once. A duplicate fails the activation "
             "candidates' unique tests, so the syncs keep the last good build; consent and "
             "erasures are still applied.",
@@ -168,20 +216,36 @@ def customer_scores_asset(warehouse: Warehouse):
     models = {name: artifacts.load(warehouse.artifacts, name) for name in SPECS}
     scores = customer_scores(warehouse.client(), models)
     rows = write_table(warehouse.client(), "customer_scores", scores)
+    # which version each score comes from, or why it is null: audience_status reads it
+    status = artifacts.model_status(warehouse.artifacts, [*SPECS, offer_model.NAME])
     yield dg.MaterializeResult(
+        asset_key=MODEL_STATUS,
+        metadata={
+            "dagster/row_count": write_table(warehouse.client(), "model_status", status),
+            "models": dg.MetadataValue.md(
+                "| model | scores | gate |\n|---|---|---|\n"
+                + "\n".join(
+                    f"| {r.model} | {r.scores} | {r.gate_reason} |" for r in status.itertuples()
+                )
+            ),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=SCORES,
         metadata={
             "dagster/row_count": rows,
             "model_versions": dg.MetadataValue.json(
                 {name: (m.version if m else None) for name, m in models.items()}
             ),
-            "mean_purchase_propensity": float(scores["purchase_propensity"].mean()),
-            "total_expected_ltv_usd": float(scores["expected_ltv_usd"].sum()),
-            "total_ltv_headroom_usd": float(scores["ltv_headroom_usd"].sum()),
-        }
+            "mean_purchase_propensity": rounded(scores["purchase_propensity"].mean()),
+            "total_expected_ltv_usd": round(float(scores["expected_ltv_usd"].sum()), 2),
+            "total_ltv_headroom_usd": round(float(scores["ltv_headroom_usd"].sum()), 2),
+        },
     )
     duplicated = int(scores["customer_key"].duplicated().sum())
     yield dg.AssetCheckResult(
         check_name="one_row_per_customer",
+        asset_key=SCORES,
         passed=duplicated == 0,
         description=f"{duplicated:,} people scored more than once: the activation candidates "
         "fail their unique tests and are not published until scoring is fixed."

@@ -1,7 +1,7 @@
 """Reverse ETL as assets: one sync per destination, run after the activation tables (published
-only when their consent tests passed), and after a blocking check that there is an audience to
-send; the engine's own guard (nextsale.sync.engine.refusals) is the same for the CLI. Without
-credentials a sync is a dry run whose planned requests land under the artifacts folder."""
+only when their consent tests passed); the engine's own guard (nextsale.sync.engine.refusals),
+the same for the CLI, refuses a build that may not be sent. Without credentials a sync is a
+dry run whose planned requests land under the artifacts folder."""
 
 import shutil
 
@@ -52,26 +52,38 @@ def sync_destinations(environ: dict[str, str]) -> dict[str, SyncDestination]:
 
 @dg.asset_check(
     asset=AUDIENCES,
-    blocking=True,
-    description="Some audience has people who may be sent: an empty one means something "
-    "upstream broke (scores missing, consent lost), and syncing it would empty the lists.",
+    description="Some audience has people who may be sent. A warning, not a stop: the syncs' own "
+    "guard (nextsale.sync.engine.refusals) refuses to send an audience table with nobody "
+    "sendable to a destination that holds records nextsale sent, so its lists are not emptied; "
+    "a destination never sent to has nothing to empty, and its first (dry) run goes on.",
 )
 def audiences_not_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
     rows = warehouse.client().query(AUDIENCE_COUNTS).itertuples(index=False)
     rows = [(a, int(s), int(n)) for a, s, n in rows]
     sendable = sum(r[1] for r in rows)
+    reasons = dict(
+        warehouse.client()
+        .query("select audience, coalesce(status_reason, '') from activation.audience_status")
+        .itertuples(index=False)
+    )
+    # every audience of the rules, the empty ones too (activation.audience_status)
+    rows += [(a, 0, 0) for a in sorted(set(reasons) - {r[0] for r in rows})]
     return dg.AssetCheckResult(
         passed=sendable > 0,
+        severity=dg.AssetCheckSeverity.WARN,
         description=None
         if sendable
         else f"No audience has anyone who may be sent ({sum(r[2] for r in rows):,} members, all "
-        "held back by consent, suppression, holdout or the cap): every sync is held back, so the "
-        "destination lists are not emptied. Check scores.customer_scores and the consent flags.",
+        "held back by consent, suppression, holdout or the cap). A destination that holds "
+        "records nextsale sent refuses this build, so its lists are not emptied; check "
+        "activation.audience_status, scores.customer_scores and the consent flags.",
         metadata={
             "sendable_members": sendable,
             "audiences": dg.MetadataValue.md(
-                "| audience | sendable | members |\n|---|---:|---:|\n"
-                + "\n".join(f"| {a} | {s:,} | {n:,} |" for a, s, n in rows)
+                "| audience | sendable | members | why |\n|---|---:|---:|---|\n"
+                + "\n".join(
+                    f"| {a} | {s:,} | {n:,} | {reasons.get(a, '')} |" for a, s, n in sorted(rows)
+                )
             ),
         },
     )

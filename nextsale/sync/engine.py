@@ -29,7 +29,7 @@ from nextsale import provenance
 from nextsale.sync.destinations import DESTINATIONS, BatchRejected, Context, Destination, chunks
 from nextsale.sync.http import Client, RateLimiter, TransportError
 from nextsale.sync.state import INTENT, Outcome, SyncState, now
-from nextsale.warehouse import has_table
+from nextsale.warehouse import has_table, in_use_message
 
 log = logging.getLogger(__name__)
 ERASURES = "select email from activation.erasure_requests"
@@ -47,7 +47,7 @@ RETIRED = "select retired_customer_key as record_key from activation.retired_cus
 
 # Each audience with its sendable members and all its members: the one rule, for the CLI and
 # Dagster alike, that an audience table with nobody sendable is a broken build, not an order to
-# empty the destination's lists.
+# empty a destination's lists (a destination nextsale never sent to has no lists to empty).
 AUDIENCE_COUNTS = (
     "select audience, count(case when is_sendable then 1 end) as sendable, count(*) as members "
     "from activation.audience_members group by 1 order by 1"
@@ -62,6 +62,17 @@ class SyncError(RuntimeError):
 class SyncResult:
     log: dict
     failures: list[dict] = field(default_factory=list)
+
+
+def _open(database: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse file, or a SyncError that says in words who holds it."""
+    try:
+        return duckdb.connect(str(database))
+    except duckdb.Error as error:
+        message = in_use_message(error, database)
+        if message is None:
+            raise
+        raise SyncError(message) from None
 
 
 def destination_for(name: str, env: Mapping[str, str] | None = None) -> Destination:
@@ -121,9 +132,14 @@ def sync(
         **(client_options or {}),
     )
     started = time.monotonic()
-    with duckdb.connect(str(database)) as con:
-        refused = refusals(con, mirror)
+    with _open(database) as con:
+        if not has_table(con, *destination.table.split(".")):
+            raise SyncError(
+                f"{name}: there is no {destination.table} in {database} yet. Materialise the "
+                "pipeline first (`nextsale materialize`), then sync."
+            )
         state = SyncState(con, name, run_id, client.redact)
+        refused = refusals(con, mirror, state.holds_records())
         columns = dict(
             con.execute(
                 f"select column_name, column_type from (describe {destination.table})"
@@ -272,13 +288,15 @@ def stale_consent(con: duckdb.DuckDBPyConnection) -> list[str]:
     return reasons
 
 
-def empty_audiences(con: duckdb.DuckDBPyConnection) -> list[str]:
+def empty_audiences(con: duckdb.DuckDBPyConnection, holds_records: bool) -> list[str]:
     """An audience table with nobody sendable (or none at all) is a broken build, not an order
-    to empty every list."""
+    to empty every list: refused where the destination holds records nextsale sent. A first
+    run has nothing there to empty, so it goes on and sends what the table has (a shop whose
+    export carries no consent yet has nobody to send, and still gets its dry run)."""
     if not has_table(con, "activation", "audience_members"):
         return ["there is no activation.audience_members table"]
     counts = con.execute(AUDIENCE_COUNTS).fetchall()
-    if sum(sendable for _, sendable, _ in counts):
+    if not holds_records or sum(sendable for _, sendable, _ in counts):
         return []
     return [
         f"no audience has anyone who may be sent ({sum(n for _, _, n in counts):,} members, all "
@@ -288,15 +306,16 @@ def empty_audiences(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def refusals(con: duckdb.DuckDBPyConnection, mirror: bool) -> list[str]:
+def refusals(con: duckdb.DuckDBPyConnection, mirror: bool, holds_records: bool) -> list[str]:
     """The one check, for the CLI and Dagster alike, that the build may be sent from: published
     by a build whose consent tests passed, not older than the latest consent and erasure loads,
-    and some audience to send. `mirror` lets an empty audience through only when the tables
-    are provably complete (published and fresh)."""
+    and some audience to send where the destination `holds_records` nextsale sent. `mirror`
+    lets an empty audience through only when the tables are provably complete (published and
+    fresh)."""
     stale = stale_consent(con)
     if stale or mirror:
         return stale
-    return empty_audiences(con)
+    return empty_audiences(con, holds_records)
 
 
 @dataclass

@@ -96,6 +96,16 @@ class SyncState:
         con.execute("set enable_progress_bar = false")
         con.execute(DDL)
 
+    def holds_records(self) -> bool:
+        """Whether nextsale has sent this destination anything it still holds there."""
+        return bool(
+            self.con.execute(
+                "select exists (select 1 from sync.state where destination = $d and row_hash "
+                "<> $cleared) or exists (select 1 from sync.memberships where destination = $d)",
+                {"d": self.destination, "cleared": CLEARED},
+            ).fetchone()[0]
+        )
+
     def plan(
         self,
         table: str,

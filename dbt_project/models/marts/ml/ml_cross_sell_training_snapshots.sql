@@ -1,5 +1,6 @@
 {#- Customer x category rows for categories not bought before each training cutoff, labelled
-    with whether the person's first purchase in that category came within 90 days after it. -#}
+    with whether the person's first purchase in that category came within the propensity horizon
+    after it (90 days; 30 on a history shorter than a year). -#}
 with
 
 cutoffs as (
@@ -37,10 +38,11 @@ final as (
         category_features.*,
         coalesce(
             first_purchases.first_bought_at >= cast(category_features.cutoff_date as {{ dbt.type_timestamp() }})
-            and first_purchases.first_bought_at < {{ dbt.dateadd('day', var('ml_propensity_horizon_days'), 'cast(category_features.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }},
+            and first_purchases.first_bought_at < {{ dbt.dateadd('day', 'cutoffs.propensity_horizon_days', 'cast(category_features.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }},
             false
         ) as label_first_category_purchase_90d
     from category_features
+    inner join cutoffs on cutoffs.cutoff_date = category_features.cutoff_date
     inner join persons
         on persons.cutoff_date = category_features.cutoff_date
         and persons.component_id = category_features.component_id

@@ -1,8 +1,10 @@
 {#- Features at each training cutoff (only rows before it, identity as it was then) with labels
     from the horizon after it. Labels follow the person through the current identity graph, so
     a purchase made under a new account still counts for them:
-      label_purchased_90d       any paid order in [cutoff, cutoff + 90 days)
-      label_upsell_90d          a higher tier than any before, in a family owned before the cutoff
+      label_purchased_90d       any paid order in [cutoff, cutoff + the propensity horizon): 90 days,
+                                or 30 on a history shorter than a year (int_calendar__cutoffs)
+      label_upsell_90d          a higher tier than any before, in a family owned before the cutoff,
+                                within the same horizon
       label_ltv_revenue_usd     paid revenue in [cutoff, cutoff + ml_ltv_horizon_days (365)); null while that
                                 horizon is not over at the scoring date
       label_days_to_next_order  days to the first paid order on or after the cutoff (null: none)
@@ -49,12 +51,13 @@ order_labels as (
     select
         persons.cutoff_date,
         persons.component_id,
-        max(case when paid_orders.created_at < {{ dbt.dateadd('day', var('ml_propensity_horizon_days'), 'cast(persons.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }}
+        max(case when paid_orders.created_at < {{ dbt.dateadd('day', 'cutoffs.propensity_horizon_days', 'cast(persons.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }}
                  then 1 else 0 end) as purchased,
         sum(case when paid_orders.created_at < {{ dbt.dateadd('day', var('ml_ltv_horizon_days'), 'cast(persons.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }}
                  then paid_orders.total_usd else 0 end) as revenue_usd,
         min({{ dbt.datediff('persons.cutoff_date', 'paid_orders.created_at', 'day') }}) as days_to_next_order
     from persons
+    inner join cutoffs on cutoffs.cutoff_date = persons.cutoff_date
     inner join paid_orders
         on paid_orders.person_key = persons.person_key
         and paid_orders.created_at >= cast(persons.cutoff_date as {{ dbt.type_timestamp() }})
@@ -78,12 +81,13 @@ upsell_labels as (
 
     select owned_before.cutoff_date, owned_before.component_id, 1 as upsold
     from owned_before
+    inner join cutoffs on cutoffs.cutoff_date = owned_before.cutoff_date
     inner join paid_lines
         on paid_lines.person_key = owned_before.person_key
         and paid_lines.family = owned_before.family
         and paid_lines.tier > owned_before.max_tier
         and paid_lines.created_at >= cast(owned_before.cutoff_date as {{ dbt.type_timestamp() }})
-        and paid_lines.created_at < {{ dbt.dateadd('day', var('ml_propensity_horizon_days'), 'cast(owned_before.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }}
+        and paid_lines.created_at < {{ dbt.dateadd('day', 'cutoffs.propensity_horizon_days', 'cast(owned_before.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }}
     group by owned_before.cutoff_date, owned_before.component_id
 
 ),

@@ -2,7 +2,8 @@
     _audiences.yml. -#}
 {%- set settings = config.get('meta') or {} %}
 {%- set audiences = settings.get('audiences', []) %}
-{%- set holdout_buckets = (settings.get('holdout_share', 0.1) * 10000) | int %}
+{%- set holdout_share = settings.get('holdout_share', 0.1) %}
+{%- set holdout_buckets = (holdout_share * 10000) | int %}
 with
 
 people as (
@@ -32,6 +33,30 @@ matches as (
 
 ),
 
+-- The holdout is the members whose stable hash falls in the holdout share. An audience large
+-- enough for one holdout member in expectation (1 / holdout_share) that drew none by chance
+-- holds out its member with the lowest hash, so that no such audience goes without one.
+bucketed as (
+
+    select
+        matches.*,
+        {{ hash_bucket("matches.customer_key || '|' || matches.audience", 10000) }} as holdout_bucket
+    from matches
+
+),
+
+drawn as (
+
+    select
+        bucketed.*,
+        holdout_bucket < {{ holdout_buckets }}
+            or (holdout_bucket = min(holdout_bucket) over (partition by audience)
+                and count(*) over (partition by audience) >= {{ (1 / holdout_share) | round(0, 'ceil') | int }})
+            as is_holdout
+    from bucketed
+
+),
+
 -- Consent is read here, from the people themselves, and fails closed: a rule cannot bring its
 -- own consent columns (a UNION in a rule adds rows, never opt-ins), a person missing from
 -- people is suppressed, and a channel other than email or sms is never sent.
@@ -43,7 +68,7 @@ checked as (
         matches.audience_rule,
         matches.channel,
         matches.priority,
-        {{ hash_bucket("matches.customer_key || '|' || matches.audience", 10000) }} < {{ holdout_buckets }} as is_holdout,
+        matches.is_holdout,
         case
             when consent.customer_key is null then 'unknown person'
             when consent.is_erasure_requested then 'erasure requested'
@@ -52,7 +77,7 @@ checked as (
             when matches.channel = 'sms' and not coalesce(consent.is_sms_opt_in, false) then 'no sms opt-in'
             when matches.channel not in ('email', 'sms') then 'unknown channel'
         end as suppression_reason
-    from matches
+    from drawn as matches
     left join people as consent on consent.customer_key = matches.customer_key
 
 ),

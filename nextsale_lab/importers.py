@@ -38,7 +38,9 @@ import duckdb
 from nextsale.config import REPO_ROOT
 from nextsale.contracts import CONTRACTS
 
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data"
+# the project's shared copies where this checkout has them, else `nextsale datasets fetch`'s
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_SOURCE = SHARED_DATA if SHARED_DATA.is_dir() else Path("data/datasets")
 
 POSTAGE_CODES = ("POST", "DOT", "C2")
 DISCOUNT_CODES = ("D",)

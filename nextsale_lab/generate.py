@@ -37,6 +37,7 @@ tests only; ingestion never reads it. Output is deterministic for (customers, se
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -865,6 +866,47 @@ def _write(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> in
     return con.execute(f"select count(*) from ({sql})").fetchall()[0][0]
 
 
+def _identity(customers: int, seed: int, end_date: date) -> dict:
+    """What the output is a function of: the parameters and this module's code."""
+    return {
+        "customers": customers,
+        "seed": seed,
+        "end_date": end_date.isoformat(),
+        "generator_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+    }
+
+
+def _landing_files(out_dir: Path) -> dict[str, int]:
+    """Every landing file written, with its size."""
+    return {
+        path.relative_to(out_dir).as_posix(): path.stat().st_size
+        for folder in ("crm", "web", "shop", "campaigns")
+        for path in sorted((out_dir / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+def already_generated(
+    out_dir: Path, customers: int, seed: int, end_date: date | None = None
+) -> GenerationSummary | None:
+    """The summary of the landing data in `out_dir` when it is exactly what `generate` would
+    write again (same parameters, same generator, every file there at its size), else None:
+    writing it again would only make ingestion and dbt redo their work."""
+    end_date = end_date or datetime.now(UTC).date()
+    summary_path = Path(out_dir) / "_ground_truth" / "summary.json"
+    try:
+        written = json.loads(summary_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if any(written.get(k) != v for k, v in _identity(customers, seed, end_date).items()):
+        return None
+    if written.get("files") != _landing_files(Path(out_dir)):
+        return None
+    return GenerationSummary(
+        Path(out_dir), customers, seed, end_date, written["rows"], written["dirty_rows"], 0.0
+    )
+
+
 def generate(
     out_dir: Path,
     customers: int = 10_000,
@@ -1017,9 +1059,8 @@ def generate(
     (out_dir / "_ground_truth" / "summary.json").write_text(
         json.dumps(
             {
-                "customers": customers,
-                "seed": seed,
-                "end_date": end_date.isoformat(),
+                **_identity(customers, seed, end_date),
+                "files": _landing_files(out_dir),
                 "rows": rows,
                 "dirty_rows": dirty,
                 "dirty_rates": DIRTY_RATES,

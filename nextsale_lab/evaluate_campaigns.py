@@ -43,10 +43,10 @@ from ml import offers
 from ml.data import feature_matrix
 from ml.uplift import fit_booster, predict_booster
 from nextsale.contracts import CONTRACTS
-from nextsale.evaluate import run_dbt
-from nextsale.generate import generate, offer_effect
-from nextsale.importers import DEFAULT_SOURCE, import_dataset
 from nextsale.ingest import ingest_table
+from nextsale_lab.evaluate import run_dbt
+from nextsale_lab.generate import generate, offer_effect
+from nextsale_lab.importers import DEFAULT_SOURCE, import_dataset
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "campaigns.md"
 DATASET = "completejourney"
@@ -189,7 +189,7 @@ def evaluate_campaigns(work_dir: Path, source: Path = DEFAULT_SOURCE, sample: bo
 
 def evaluate_generated(work_dir: Path, customers: int = 20_000, seed: int = 42) -> dict:
     """The offer model on generated campaigns, where each person's true effect of every offer
-    on every channel is known (nextsale.generate.offer_effect): how much of the planted
+    on every channel is known (nextsale_lab.generate.offer_effect): how much of the planted
     sensitivities it recovers on the held-out campaign, beside the Qini it is gated on."""
     folder = work_dir / "generated-campaigns"
     landing, database = folder / "landing", folder / "warehouse.duckdb"
@@ -369,7 +369,7 @@ def write_generated_doc(results: dict, seconds: float, path: Path = OFFERS_DOC) 
         "Written by `nextsale evaluate --dataset generated-campaigns`; do not edit by hand. "
         f"{r['customers']:,} generated people, five campaigns with a 10 % holdout, each member "
         "sent one of four offers on one channel at random; whether an offer causes an order is "
-        "planted (`nextsale.generate.offer_effect`: discounts work on the discount-sensitive, "
+        "planted (`nextsale_lab.generate.offer_effect`: discounts work on the discount-sensitive, "
         "free shipping on the price-sensitive, a product pick on people with one strong "
         "category, SMS on people who like SMS). The model (ml/offers.py) learned on "
         f"{', '.join(r['train_campaigns'])} and is judged on {r['test_campaign']}, as in the "

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ml.lift import measure_lift, minimum_detectable_lift
 from ml.uplift import CONTROL, TOP_SHARE, UpliftModel, judge_targeting, policy_values
-from nextsale.importers import DEFAULT_SOURCE
+from nextsale_lab.importers import DEFAULT_SOURCE
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "uplift.md"
 FILE = Path("hillstrom") / "hillstrom.csv.gz"

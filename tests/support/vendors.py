@@ -1,10 +1,10 @@
 """Local stand-ins for HubSpot, Klaviyo and Salesforce on 127.0.0.1, for tests and benchmarks.
 
 Each validates every request (path, method, parameters, body) and every answer it gives against
-the vendor's published OpenAPI spec in ../shared/specs, checks the credentials the way the vendor
-does, enforces the vendor's batch size and (optionally) its rate limit, keeps what it was sent, and
-can misbehave on demand: 429 storms with Retry-After, 5xx, slow answers, per-record errors,
-whole-batch rejections and dropped connections.
+the vendor's published OpenAPI spec (tests/fixtures/vendor_specs), checks the credentials the way
+the vendor does, enforces the vendor's batch size and (optionally) its rate limit, keeps what it
+was sent, and can misbehave on demand: 429 storms with Retry-After, 5xx, slow answers,
+per-record errors, whole-batch rejections and dropped connections.
 
 Nothing here is used by a real sync; it needs the dev dependencies (openapi-core).
 """
@@ -37,7 +37,10 @@ from werkzeug.wrappers import Request, Response
 
 from nextsale.config import REPO_ROOT
 
-SPECS_DIR = Path(os.environ.get("NEXTSALE_SPECS_DIR") or REPO_ROOT.parent / "shared" / "specs")
+# the specs as fixtures of the tests (tests/fixtures/vendor_specs/README.md says where from)
+SPECS_DIR = Path(
+    os.environ.get("NEXTSALE_SPECS_DIR") or REPO_ROOT / "tests" / "fixtures" / "vendor_specs"
+)
 log = logging.getLogger(__name__)
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
 # openapi-core cannot model the vendors' auth schemes; the servers check credentials themselves

@@ -28,8 +28,8 @@ from ml.specs import SPECS
 from ml.train import ModelRun, train_and_evaluate
 from nextsale.config import DBT_PROJECT_DIR, REPO_ROOT
 from nextsale.contracts import CONTRACTS
-from nextsale.importers import DEFAULT_SOURCE, import_dataset
 from nextsale.ingest import ingest_table
+from nextsale_lab.importers import DEFAULT_SOURCE, import_dataset
 
 PROPENSITY_HORIZON_DAYS = 90
 MIN_HISTORY_DAYS = 30  # a training cutoff needs some past to describe
