@@ -111,7 +111,11 @@ class Narrator:
             if check.passed:
                 return
             name = f"{check.asset_key.to_user_string()} {check.check_name}"
-            text = f"{name}: {check.description or 'failed'}"
+            failing = check.metadata.get("dagster_dbt/failed_row_count")  # a dbt test's count
+            said = check.description or (
+                f"{failing.value:,} rows fail it" if failing else "failed (its check in the UI)"
+            )
+            text = f"{name}: {said}"
             if check.severity == dg.AssetCheckSeverity.WARN or not check.blocking:
                 account.warnings.append(text)
             else:
