@@ -102,7 +102,10 @@ def import_(dataset: str, out: Path, source: Path | None, sample: bool) -> None:
         click.echo(f"  {table:<24} {rows:>12,} rows")
 
 
-@main.group(help="The public data sets the evaluations and the real-data path run on.")
+@main.group(
+    help="The public data sets the evaluations and the real-data path run on.\n\n"
+    "Example: nextsale datasets fetch cdnow --out data/datasets"
+)
 def datasets() -> None:
     pass
 
