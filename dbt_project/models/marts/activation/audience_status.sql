@@ -90,7 +90,9 @@ final as (
                      || ' model, which has no published version, so its scores are null'
             when members.members is null then 'empty: nobody matches the rule'
             when members.holdout = 0
-                then 'no holdout: ' || cast(members.members as varchar) || ' members, too few for a '
+                then 'no holdout: ' || cast(members.members as varchar)
+                     || case when members.members = 1 then ' member' else ' members' end
+                     || ', too few for a '
                      || '{{ "%g" % (holdout_share * 100) }} % holdout (it needs {{ smallest_with_holdout }}); '
                      || 'its lift cannot be measured'
             when members.sendable = 0
