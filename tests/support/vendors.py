@@ -11,6 +11,7 @@ Nothing here is used by a real sync; it needs the dev dependencies (openapi-core
 
 from __future__ import annotations
 
+import abc
 import itertools
 import json
 import logging
@@ -131,7 +132,7 @@ class DroppedConnection(Exception):
     pass
 
 
-class VendorServer:
+class VendorServer(abc.ABC):
     """A threaded HTTP server; subclasses add the vendor's routes, auth and answers."""
 
     routes: list[Rule]
@@ -175,14 +176,16 @@ class VendorServer:
         self._server.shutdown()
 
     # -- what subclasses provide ---------------------------------------------------------------
+    @abc.abstractmethod
     def spec_for(self, path: str) -> OpenAPI | None:
-        raise NotImplementedError
+        """The vendor's spec that covers `path` (None: no such endpoint)."""
 
     def authorised(self, request: Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
 
+    @abc.abstractmethod
     def error(self, status: int, message: str, **extra) -> Response:
-        raise NotImplementedError
+        """An error answer in the vendor's own shape."""
 
     def bucket(self, method: str, endpoint: str) -> str:
         return "default"
