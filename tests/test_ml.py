@@ -110,6 +110,15 @@ def test_a_second_run_on_the_same_rows_and_code_trains_no_model_again(model_run,
     assert versions(again) == {name: (version, False) for name, (version, _) in first.items()}
 
 
+def test_the_model_card_is_the_first_thing_on_the_models_page(model_run, pipeline_settings):
+    from dagster_project.definitions import build_definitions
+
+    graph = build_definitions(pipeline_settings).resolve_asset_graph()
+    description = graph.get(dg.AssetKey(["models", "purchase_propensity"])).description
+    assert description.startswith(SPECS["purchase_propensity"].description)
+    assert "on the test cutoff" in description and "| metric |" in description
+
+
 def test_split_is_purged_and_in_time_order(people, calendar):
     for name in ("purchase_propensity", "expected_ltv"):
         spec = SPECS[name]

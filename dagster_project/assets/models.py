@@ -22,6 +22,7 @@ SNAPSHOTS = {
     "cross_sell": dg.AssetKey(["ml", "ml_cross_sell_training_snapshots"]),
 }
 GATE_CHECK = "beats_baselines"
+CARD = "card.md"  # the model card of a version, written beside its manifest by the asset
 
 
 def model_key(name: str) -> dg.AssetKey:
@@ -49,11 +50,14 @@ def model_card(manifest: dict) -> str:
 
 
 def model_metadata(saved: artifacts.SavedVersion) -> dict:
-    """A version's metadata for the UI, from its manifest (a reused version has no run)."""
+    """A version's metadata for the UI, from its manifest (a reused version has no run); its
+    card is kept beside the manifest for the asset's description."""
     manifest = saved.manifest
     cutoffs = manifest["train_cutoffs"]
+    card = model_card(manifest)
+    (saved.path / CARD).write_text(card)
     metadata: dict = {
-        "model_vs_baselines": dg.MetadataValue.md(model_card(manifest)),
+        "model_vs_baselines": dg.MetadataValue.md(card),
         "version": saved.version,
         "published": saved.published,
         "artifact": dg.MetadataValue.path(str(saved.path)),
@@ -95,13 +99,15 @@ def gate_message(manifest: dict, published: str | None) -> str:
 
 
 def model_description(spec: ModelSpec, artifacts_dir: Path | None) -> str:
-    """What the model is, then its card (the latest version beside its baselines, with the
+    """What the model is, then the latest version's card (beside its baselines, with the
     charts): the description is what the UI renders first on the asset's page, as Markdown.
-    It is read when the definitions load (`make ui` or "Reload definitions" shows a newer one)."""
+    It is read, not drawn, when the definitions load (`make ui` or "Reload definitions" shows
+    a newer one)."""
     latest = artifacts.latest_manifest(artifacts_dir, spec.name) if artifacts_dir else None
-    if latest is None:
+    card = artifacts_dir / "models" / spec.name / latest["version"] / CARD if latest else None
+    if card is None or not card.is_file():
         return spec.description
-    return f"{spec.description}\n\n{model_card(latest)}"
+    return f"{spec.description}\n\n{card.read_text()}"
 
 
 def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.AssetsDefinition:
