@@ -10,7 +10,7 @@
     {%- set audiences = settings.get('audiences', []) %}
 {%- endif %}
 {%- set holdout_share = settings.get('holdout_share', 0.1) %}
-{%- set smallest_with_holdout = (1 / holdout_share) | round(0, 'ceil') | int %}
+{%- set smallest_with_holdout = smallest_audience_with_holdout(holdout_share) %}
 with
 
 rules as (

@@ -51,7 +51,7 @@ drawn as (
         bucketed.*,
         holdout_bucket < {{ holdout_buckets }}
             or (holdout_bucket = min(holdout_bucket) over (partition by audience)
-                and count(*) over (partition by audience) >= {{ (1 / holdout_share) | round(0, 'ceil') | int }})
+                and count(*) over (partition by audience) >= {{ smallest_audience_with_holdout(holdout_share) }})
             as is_holdout
     from bucketed
 
