@@ -49,13 +49,10 @@ def model_card(manifest: dict) -> str:
     return "\n\n".join(parts)
 
 
-def model_metadata(saved: artifacts.SavedVersion) -> dict:
-    """A version's metadata for the UI, from its manifest (a reused version has no run); its
-    card is kept beside the manifest for the asset's description."""
+def model_metadata(saved: artifacts.SavedVersion, card: str) -> dict:
+    """A version's metadata for the UI, from its manifest (a reused version has no run)."""
     manifest = saved.manifest
     cutoffs = manifest["train_cutoffs"]
-    card = model_card(manifest)
-    (saved.path / CARD).write_text(card)
     metadata: dict = {
         "model_vs_baselines": dg.MetadataValue.md(card),
         "version": saved.version,
@@ -155,7 +152,11 @@ def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.
             saved = artifacts.save(run, warehouse.artifacts, fingerprint)
             context.log.info(f"{spec.name} {saved.version}: {'; '.join(run.gate.reasons)}")
         manifest = saved.manifest
-        yield dg.MaterializeResult(metadata=model_metadata(saved) | {"trained_this_run": trained})
+        card = model_card(manifest)
+        (saved.path / CARD).write_text(card)  # the asset's description reads it on load
+        yield dg.MaterializeResult(
+            metadata=model_metadata(saved, card) | {"trained_this_run": trained}
+        )
         best = manifest.get("best_baseline")
         published = artifacts.published_version(warehouse.artifacts, spec.name)
         yield dg.AssetCheckResult(
