@@ -16,10 +16,14 @@ _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
 
+_settings = Settings.from_env()
+# Parse with the profile the runs use (the absolute warehouse path): dbt keeps its partial-parse
+# state only for the profile it was written with, and each run's dbt copies that state.
+_settings.export_for_dbt()
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,
-    target=Settings.from_env().dbt_target,
+    target=_settings.dbt_target,
 )
 # Under `dagster dev` the manifest is rebuilt on start; elsewhere `make manifest` (dbt parse)
 # builds it first, and a missing one is built here rather than failing the import.

@@ -17,6 +17,7 @@ import dagster as dg
 from dagster import EventLogEntry
 
 from dagster_project.assets.dbt import DBT_PROGRESS
+from dagster_project.assets.dbt_reuse import REUSED_KEY
 from nextsale.config import Settings
 from nextsale.warehouse import check_not_in_use
 
@@ -65,7 +66,9 @@ class Narrator:
         materialized = self.metadata.get(step, [])
         rows = [int(m.get("dagster/row_count") or 0) for m in materialized]
         if step in DBT_STEPS:
-            return f"{len(materialized)} built, {sum(rows):,} rows in their tables"
+            reused = all(REUSED_KEY in m for m in materialized)
+            how = "reused, nothing they read changed" if materialized and reused else "built"
+            return f"{len(materialized)} {how}, {sum(rows):,} rows in their tables"
         if not materialized:
             return "checked"
         if len(materialized) > 1:
@@ -128,9 +131,10 @@ def materialize(
     as_of_date: str = "",
     dry_run_syncs: bool = False,
     echo: Callable[[str], None] = print,
+    rebuild: bool = False,
 ) -> RunAccount:
     """Run the assets `selection` picks (Dagster's selection syntax) in this process, saying
-    what happens as it happens."""
+    what happens as it happens; `rebuild` runs dbt even where its inputs are unchanged."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)  # Dagster's, not the user's
     home = settings.export_dagster_home()
     account = RunAccount(run_id=str(uuid.uuid4()))
@@ -154,10 +158,11 @@ def materialize(
         if assets_def.is_executable and assets_def.node_def.name in DBT_STEPS
     }
     run_config: dict = dict(QUIET)
-    if as_of_date:
-        run_config["ops"] = {
-            step: {"config": {"as_of_date": as_of_date}} for step, n in dbt_totals.items() if n
-        }
+    dbt_config = {"as_of_date": as_of_date} if as_of_date else {}
+    if rebuild:
+        dbt_config["reuse_unchanged"] = False
+    if dbt_config:
+        run_config["ops"] = {step: {"config": dbt_config} for step, n in dbt_totals.items() if n}
     instance = dg.DagsterInstance.get()
     job = defs.resolve_implicit_global_asset_job_def()
     outcome: dict = {}

@@ -223,8 +223,11 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
     return run
 
 
-def save(run: OfferRun, frame: pd.DataFrame, artifacts_dir: Path) -> tuple[str, dict]:
-    """A version folder like the other models' (boosters + model.json); published if it passed."""
+def save(
+    run: OfferRun, frame: pd.DataFrame, artifacts_dir: Path, fingerprint: str | None = None
+) -> tuple[str, dict]:
+    """A version folder like the other models' (boosters + model.json, with the fingerprint of
+    its inputs, for `reuse`); published if it passed."""
     info = {
         "model": NAME,
         "gate": {"passed": run.passed, "credibly_worse": run.credibly_worse, "reasons": run.reasons},
@@ -233,6 +236,7 @@ def save(run: OfferRun, frame: pd.DataFrame, artifacts_dir: Path) -> tuple[str, 
         "arms": run.arms, "qini_curves": run.qini_curves, "features": run.features,
         "settings": run.model.settings() if run.model else None,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "inputs_sha256": fingerprint,
     }  # fmt: skip
     version, _, info = artifacts.write_version(
         artifacts_dir, NAME, data_hash(frame.drop(columns=["arm"])), info,
@@ -240,6 +244,21 @@ def save(run: OfferRun, frame: pd.DataFrame, artifacts_dir: Path) -> tuple[str, 
         run.passed and run.model is not None,
     )  # fmt: skip
     return version, info
+
+
+def reuse(artifacts_dir: Path, fingerprint: str) -> tuple[str, OfferRun] | None:
+    """The latest version and its judgement, when it learned from exactly these inputs: training
+    again would give the same model and the same verdict."""
+    latest = artifacts.latest_manifest(artifacts_dir, NAME)
+    if latest is None or latest.get("inputs_sha256") != fingerprint:
+        return None
+    gate = latest["gate"]
+    run = OfferRun(
+        None, latest["features"], gate["passed"], gate["reasons"], latest["test_campaign"],
+        latest["train_campaigns"], latest["n_train"], latest["n_test"], latest["targeting"],
+        latest["arms"], latest["qini_curves"], gate["credibly_worse"],
+    )  # fmt: skip
+    return latest["version"], run
 
 
 def load(artifacts_dir: Path) -> tuple[UpliftModel, list[str], str] | None:

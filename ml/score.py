@@ -15,7 +15,7 @@ from ml.offers import OFFER_COLUMNS, best_offers
 from ml.specs import SPECS
 from ml.train import TrainedModel
 from ml.uplift import UpliftModel
-from nextsale.warehouse import Warehouse, as_warehouse
+from nextsale.warehouse import DuckDBWarehouse, Warehouse, as_warehouse
 
 SCORES_SCHEMA = "scores"
 
@@ -67,8 +67,34 @@ def customer_scores(
     scores["model_versions"] = json.dumps(
         {name: (model.version if model else None) for name, model in sorted(models.items())}
     )
-    scores["scored_at"] = datetime.now(UTC).replace(tzinfo=None)
+    scores["scored_at"] = scored_at(as_warehouse(warehouse), scores)
     return scores
+
+
+def scored_at(warehouse: Warehouse, scores: pd.DataFrame) -> datetime:
+    """When these scores were first computed: now, or the stored table's time where scoring
+    again gave the same scores, so that a re-run on unchanged inputs changes nothing that
+    activation reads (and its dbt step is reused)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    if not isinstance(warehouse, DuckDBWarehouse) or not len(scores):
+        return now
+    stored = warehouse.query(
+        "select count(*) as n from information_schema.tables "
+        f"where table_schema = '{SCORES_SCHEMA}' and table_name = 'customer_scores'"
+    )
+    if not stored["n"].iloc[0]:
+        return now
+    same = warehouse.query(
+        f"""
+        with stored as (select * exclude (scored_at) from {SCORES_SCHEMA}.customer_scores)
+        select
+            (select count(*) from stored) = (select count(*) from fresh)
+            and (select sum(hash(t)) from stored t) = (select sum(hash(t)) from fresh t) as same,
+            (select max(scored_at) from {SCORES_SCHEMA}.customer_scores) as scored_at
+        """,
+        fresh=scores,
+    ).iloc[0]
+    return same["scored_at"].to_pydatetime() if same["same"] else now
 
 
 def next_best_offers(

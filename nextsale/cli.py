@@ -118,7 +118,9 @@ def datasets() -> None:
     "Example: nextsale datasets fetch online-retail && nextsale import online-retail "
     "--source data/datasets --out data/online-retail",
 )
-@click.argument("name", type=click.Choice(["online-retail", "cdnow", "completejourney", "hillstrom"]))
+@click.argument(
+    "name", type=click.Choice(["online-retail", "cdnow", "completejourney", "hillstrom"])
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -168,7 +170,13 @@ UPLIFT_DATASETS = ["hillstrom", "completejourney-campaigns", "generated-campaign
     is_flag=True,
     help="Sync assets plan and write their requests only, even where a vendor token is set.",
 )
-def materialize(selection: str, as_of_date, dry_run_syncs: bool) -> None:
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Run dbt even where nothing its models read has changed since their last build "
+    "(by default that build is reported again, marked as reused).",
+)
+def materialize(selection: str, as_of_date, dry_run_syncs: bool, rebuild: bool) -> None:
     from dagster_project.materialize import closing_lines
     from dagster_project.materialize import materialize as run_materialize
 
@@ -177,6 +185,7 @@ def materialize(selection: str, as_of_date, dry_run_syncs: bool) -> None:
         selection,
         as_of_date=f"{as_of_date:%Y-%m-%d}" if as_of_date else "",
         dry_run_syncs=dry_run_syncs,
+        rebuild=rebuild,
         # the terminal, bound now: while the run goes, dbt's own output is sent to a log file
         echo=functools.partial(click.echo, file=sys.stdout),
     )

@@ -3,13 +3,15 @@ its artifacts, and the offer next_best_offers picks with it."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from ml import offers
+from ml import artifacts, offers
 from ml.artifacts import latest_manifest
 from ml.score import next_best_offers
 from ml.uplift import CONTROL
@@ -121,6 +123,25 @@ def test_a_published_model_loads_back_and_predicts_the_same(planted, planted_run
     x = planted[features].head(500).astype(float)
     for arm in ("discount 10% by sms", CONTROL):
         np.testing.assert_allclose(model.response(x, arm), planted_run.model.response(x, arm))
+
+
+def test_the_same_campaigns_and_code_reuse_the_latest_version_and_its_verdict(
+    planted, planted_run, tmp_path
+):
+    fingerprint = artifacts.inputs_fingerprint(planted, model=offers.NAME)
+    assert offers.reuse(tmp_path, fingerprint) is None
+    version, _ = offers.save(planted_run, planted, tmp_path, fingerprint)
+    reused_version, reused = offers.reuse(tmp_path, fingerprint)
+    assert reused_version == version
+    assert (reused.passed, reused.reasons, reused.test_campaign, reused.n_test) == (
+        planted_run.passed,
+        planted_run.reasons,
+        planted_run.test_campaign,
+        planted_run.n_test,
+    )
+    assert reused.targeting == json.loads(json.dumps(planted_run.targeting))
+    other = artifacts.inputs_fingerprint(planted.iloc[1:], model=offers.NAME)
+    assert offers.reuse(tmp_path, other) is None
 
 
 def test_best_offer_pays_for_its_discount_and_respects_consent(planted_run):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
@@ -235,3 +236,97 @@ def test_a_file_missing_a_column_blocks_downstream_but_loads_the_rest(tmp_path, 
         for kind, n in generated.dirty_rows["shop_orders"].items()
         if kind in ROW_KINDS_QUARANTINED
     )
+
+
+CONSENT_STEP = [
+    dg.AssetKey(["raw", "crm_contacts"]),
+    dg.AssetKey(["staging", "stg_crm__contact_versions"]),
+    dg.AssetKey(["staging", "stg_crm__contacts"]),
+]
+
+
+def materialise(settings, instance, keys) -> dg.ExecuteInProcessResult:
+    from dagster_project.definitions import build_definitions
+
+    settings.export_for_dbt()
+    defs = build_definitions(settings)
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, raise_on_error=False, asset_selection=keys
+    )
+
+
+def dbt_materialisations(result) -> dict[str, dict]:
+    return {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[0] == "staging"
+    }
+
+
+def test_a_dbt_step_whose_inputs_are_unchanged_is_reused_and_a_consent_change_rebuilds_it(
+    first_run, pipeline_settings, generated, tmp_path
+):
+    from dagster_project.assets.dbt_reuse import INPUTS_KEY, REUSED_KEY
+
+    assert first_run.success
+    landing = tmp_path / "landing"
+    shutil.copytree(generated.out_dir, landing, ignore=shutil.ignore_patterns("_ground_truth"))
+    settings = settings_for(tmp_path, landing)
+    shutil.copy(pipeline_settings.duckdb_path, settings.duckdb_path)
+    instance = dg.DagsterInstance.ephemeral()
+
+    built = materialise(settings, instance, CONSENT_STEP)
+    assert built.success
+    assert all(REUSED_KEY not in m for m in dbt_materialisations(built).values())
+    checks = {(c.asset_key, c.check_name): c.passed for c in built.get_asset_check_evaluations()}
+    assert checks
+
+    again = materialise(settings, instance, CONSENT_STEP)
+    assert again.success
+    reused = dbt_materialisations(again)
+    assert set(reused) == set(dbt_materialisations(built))
+    assert all(m[REUSED_KEY].value == built.run_id for m in reused.values())
+    assert {m[INPUTS_KEY].value for m in reused.values()} == {
+        m[INPUTS_KEY].value for m in dbt_materialisations(built).values()
+    }
+    # the tests' outcomes are reported again, as they were
+    assert {
+        (c.asset_key, c.check_name): c.passed for c in again.get_asset_check_evaluations()
+    } == checks
+
+    # a newer version of a contact who opted in to email, opting out, arrives
+    (first, *_) = sorted((landing / "crm/contacts").glob("*.csv"))
+    with first.open(newline="") as f:
+        contact = next(r for r in csv.DictReader(f) if r["email_opt_in"] == "true")
+    contact |= {"updated_at": "2026-11-30T12:00:00Z", "email_opt_in": "false"}
+    with (landing / "crm/contacts/part-99999.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(contact))
+        writer.writeheader()
+        writer.writerow(contact)
+    changed = materialise(settings, instance, CONSENT_STEP)
+    assert changed.success
+    assert all(REUSED_KEY not in m for m in dbt_materialisations(changed).values())
+    ((opt_in,),) = query(
+        settings,
+        "select is_email_opt_in from staging.stg_crm__contacts "
+        f"where contact_id = '{contact['contact_id']}'",
+    )
+    assert opt_in is False
+
+
+def test_scoring_again_to_the_same_scores_keeps_their_time(first_run, pipeline_settings, tmp_path):
+    """So that activation, which reads the scores, sees nothing new on a re-run."""
+    from ml.score import customer_scores, write_table
+    from nextsale.warehouse import DuckDBWarehouse
+
+    assert first_run.success
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    shutil.copy(pipeline_settings.duckdb_path, warehouse.path)
+    first = customer_scores(warehouse, {})
+    write_table(warehouse, "customer_scores", first)
+    again = customer_scores(warehouse, {})
+    assert again["scored_at"].nunique() == 1
+    assert again["scored_at"].iloc[0] == first["scored_at"].iloc[0]
+    # a stored table that differs (one person fewer) is scored anew
+    write_table(warehouse, "customer_scores", first.iloc[1:])
+    assert customer_scores(warehouse, {})["scored_at"].iloc[0] > first["scored_at"].iloc[0]

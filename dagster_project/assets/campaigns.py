@@ -6,7 +6,7 @@ import pandas as pd
 
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
-from ml import offers
+from ml import artifacts, offers
 from ml.lift import MIN_HOLDOUT, lift_table
 from ml.score import write_table
 from nextsale import charts
@@ -145,12 +145,19 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
 )
 def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
     frame = offers.read_campaign_snapshots(warehouse.client())
-    run = offers.train_offer_model(frame)
-    version, _ = offers.save(run, frame, warehouse.artifacts)
-    context.log.info(f"{offers.NAME} {version}: {'; '.join(run.reasons)}")
+    fingerprint = artifacts.inputs_fingerprint(frame, model=offers.NAME)
+    reused = offers.reuse(warehouse.artifacts, fingerprint)
+    if reused:
+        version, run = reused
+    else:
+        run = offers.train_offer_model(frame)
+        version, _ = offers.save(run, frame, warehouse.artifacts, fingerprint)
+    said = "reused, its inputs are unchanged" if reused else "trained"
+    context.log.info(f"{offers.NAME} {version} ({said}): {'; '.join(run.reasons)}")
     metadata = {
         "model_vs_baselines": dg.MetadataValue.md(offer_card(run, version)),
         "version": version,
+        "trained_this_run": not reused,
         "published": run.passed,
         "test_campaign": run.test_campaign or "none",
         "n_train": run.n_train,

@@ -13,6 +13,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from dagster_project.assets import dbt_reuse
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.dbt import dbt_project
 from dagster_project.resources import Warehouse
@@ -86,6 +87,8 @@ def describe_test(test: Mapping[str, Any]) -> str:
 class DbtBuildConfig(dg.Config):
     as_of_date: str = ""
     """Compute marts as of this date (YYYY-MM-DD); empty means today."""
+    reuse_unchanged: bool = True
+    """Report the last build again, without running dbt, when everything it read is unchanged."""
 
 
 def dbt_build_args(config: DbtBuildConfig) -> list[str]:
@@ -178,8 +181,33 @@ def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
         warehouse: Warehouse,
         config: DbtBuildConfig,
     ) -> Iterator[Any]:
-        invocation = dbt.cli(dbt_build_args(config), context=context)
+        args = dbt_build_args(config)
         total = len(context.selected_asset_keys)
+        specs = context.assets_def.specs_by_key
+        selected = {specs[k].metadata["dagster_dbt/unique_id"] for k in context.selected_asset_keys}
+        client = warehouse.client()
+        fingerprint = None
+        if config.reuse_unchanged and dbt_reuse.can_reuse(client):
+            manifest = (
+                specs[next(iter(context.selected_asset_keys))]
+                .metadata["dagster_dbt/manifest"]
+                .manifest
+            )
+            fingerprint = dbt_reuse.inputs_sha256(
+                client, manifest, selected, dbt_project.project_dir, args, warehouse.dbt_target
+            )
+            latest = dbt_reuse.last_build(context, fingerprint)
+            nodes = [manifest["nodes"][uid] for uid in selected]
+            if latest and dbt_reuse.built_relations_exist(client, nodes):
+                run = next(iter(latest.values())).run_id
+                context.log.info(
+                    f"{DBT_PROGRESS} {total} of {total} reused: everything they read is as "
+                    f"run {run[:8]} left it (config reuse_unchanged: false rebuilds)"
+                )
+                yield from dbt_reuse.reused_events(context, latest, fingerprint)
+                return
+
+        invocation = dbt.cli(args, context=context)
         said = [time.monotonic()]
 
         def progress(built: int) -> None:
@@ -187,9 +215,13 @@ def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
                 said[0] = time.monotonic()
                 context.log.info(f"{DBT_PROGRESS} {built} of {total} built")
 
-        yield from with_row_counts(
+        events = with_row_counts(
             invocation.stream(), invocation.manifest["nodes"], warehouse, progress
         )
+        for event in events:
+            if fingerprint and isinstance(event, dg.Output | dg.AssetMaterialization):
+                event = event.with_metadata({**event.metadata, dbt_reuse.INPUTS_KEY: fingerprint})
+            yield event
 
     return _dbt
 
