@@ -136,6 +136,13 @@ def import_online_retail(
         """
     )
     sign = "case when is_cancellation then -1 else 1 end"
+
+    # A product's name, category and price, and a customer's country, are what their first line
+    # says (the file is in time order), empty if it says nothing: a later line's would leak into
+    # every earlier cutoff.
+    def first_seen(column: str) -> str:
+        return f"arg_min_null({column}, source_row)"
+
     rows = {
         "shop_orders": _write(
             con,
@@ -185,12 +192,12 @@ def import_online_retail(
             f"""
             select
                 stock_code as product_id,
-                arg_max(description, source_row) as name,
-                case when bool_and(is_product) then {category.replace("description", "arg_max(description, source_row)")}
+                {first_seen("description")} as name,
+                case when bool_and(is_product) then {category.replace("description", first_seen("description"))}
                      else 'Fees and services' end as category,
                 null as family,
                 null as tier,
-                round(median(unit_price) filter (where unit_price > 0), 2) as price,
+                round(nullif({first_seen("unit_price")}, 0), 2) as price,
                 null as margin_rate,
                 bool_and(is_product) as active
             from retail
@@ -208,7 +215,7 @@ def import_online_retail(
                 null as email, null as first_name, null as last_name, null as phone,
                 null as company_id, customer_id as shop_customer_id,
                 'customer' as lifecycle_stage, null as lead_source,
-                arg_max(country, source_row) as country,
+                {first_seen("country")} as country,
                 {_utc("min(invoiced_at)", "Europe/London")} as created_at,
                 {_utc("min(invoiced_at)", "Europe/London")} as updated_at,
                 null as email_opt_in, null as sms_opt_in, null as do_not_contact

@@ -56,3 +56,38 @@ def test_a_slice_imports_and_builds(tmp_path, dataset):
                 "select treatment, count(*) from ml.ml_campaign_snapshots group by 1").fetchall())  # fmt: skip
         # no holdout: each campaign is compared with the households it was not sent to
         assert set(groups) == {"sent", "not_sent"} and groups["not_sent"] > groups["sent"]
+
+
+def test_online_retail_products_and_customers_are_as_first_seen_never_as_later_rows_say(
+    tmp_path,
+):
+    """What a later line says of a product (its description, so its category, and its price)
+    or of a customer (their country) must not reach an earlier cutoff: importing the file up to
+    2011-09-01 and the whole file gives the same answer for everything seen before."""
+    source = tmp_path / "until-2011-09"
+    (source / "online_retail").mkdir(parents=True)
+    with duckdb.connect() as con:
+        con.execute(
+            f"""copy (select * from read_csv('{DEFAULT_SOURCE}/online_retail/online_retail.csv.gz',
+                                             all_varchar = true)
+                      where InvoiceDate < '2011-09-01')
+            to '{source}/online_retail/online_retail.csv.gz' (header, compression gzip)"""
+        )
+    for name, folder in (("early", source), ("whole", DEFAULT_SOURCE)):
+        result = CliRunner().invoke(main, ["import", "online-retail", "--source", str(folder),
+                                           "--out", str(tmp_path / name), "--sample"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+    with duckdb.connect() as con:
+
+        def read(name: str, folder: str, columns: str) -> set[tuple]:
+            return set(con.execute(
+                f"select {columns} from read_csv('{tmp_path}/{name}/{folder}/online_retail.csv', "
+                "all_varchar = true)").fetchall())  # fmt: skip
+
+        products = "product_id, name, category, price"
+        early = read("early", "shop/products", products)
+        assert len(early) > 1_000
+        assert early <= read("whole", "shop/products", products)
+        contacts = "shop_customer_id, country, created_at"
+        early = read("early", "crm/contacts", contacts)
+        assert early <= read("whole", "crm/contacts", contacts)
