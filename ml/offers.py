@@ -11,11 +11,13 @@ It learns on the earlier campaigns and is judged on the latest complete one, whi
 targeting that campaign's people by predicted uplift (the mean over the offers of their channel,
 as the campaign sent one at random) against random targeting and against targeting by the
 propensity to buy when sent, by the Qini coefficient with bootstrap intervals. The gate
-publishes it when its Qini interval is above random and it is not credibly worse than
-propensity targeting (the paired interval of the difference reaches 0 or above): propensity is
-the baseline that cannot choose an offer, so a tie is enough for the model that can. A model
-held back because one campaign cannot show its Qini above 0 is inconclusive, not broken
-(`credibly_worse` tells the two apart).
+publishes it when its Qini interval is above random (0) and its Qini is above propensity
+targeting's on the same people (the paired difference's estimate above 0, and its interval not
+wholly below): stricter than a tie, as a model that ranks no better than propensity has not
+earned the choice of offer. The paired interval itself is not required above 0: on one held-out
+campaign of a few thousand people it rarely is, even for a model that recovers a planted
+effect (docs/offers.md). A model held back because one campaign cannot show it is
+inconclusive, not broken (`credibly_worse` tells the two apart).
 
 Scoring (`best_offers`) picks, per person and reachable channel, the arm with the highest
 expected incremental margin over sending nothing:
@@ -208,19 +210,32 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
         for rows in [(test["arm"] == arm).to_numpy()]
         if rows.any()
     ]
-    uplift = next(r for r in run.targeting if r["scorer"] == "uplift")
+    run.passed, run.credibly_worse, run.reasons = offer_gate(run.targeting, test_campaign)
+    return run
+
+
+def offer_gate(targeting: list[dict], test_campaign: str) -> tuple[bool, bool, list[str]]:
+    """Passed, credibly worse, and why, from the held-out campaign's Qini rows (see the module
+    for the rule)."""
+    uplift = next(r for r in targeting if r["scorer"] == "uplift")
+    propensity = next(r["qini"] for r in targeting if r["scorer"] == "propensity")
     beats_random = uplift["qini_ci"][0] > 0
-    not_worse = uplift["qini_minus_propensity_ci"][1] >= 0
-    run.passed = beats_random and not_worse
-    run.credibly_worse = uplift["qini_ci"][1] < 0 or not not_worse
-    run.reasons = [
+    difference = uplift["qini"] - propensity
+    low, high = uplift["qini_minus_propensity_ci"]
+    not_worse = high >= 0
+    versus = (
+        "above it" if difference > 0 and not_worse
+        else "credibly below it" if not not_worse
+        else "not above it"
+    )  # fmt: skip
+    reasons = [
         f"Qini on {test_campaign} {uplift['qini']:.4f} [{uplift['qini_ci'][0]:.4f}, "
         f"{uplift['qini_ci'][1]:.4f}]: {'above' if beats_random else 'not above'} random (0)",
-        f"Qini minus propensity targeting's ({run.qini('propensity'):.4f}): "
-        f"[{uplift['qini_minus_propensity_ci'][0]:.4f}, {uplift['qini_minus_propensity_ci'][1]:.4f}]"
-        f", {'not credibly worse' if not_worse else 'credibly worse'}",
+        f"Qini minus propensity targeting's ({propensity:.4f}): {difference:+.4f} "
+        f"[{low:.4f}, {high:.4f}], {versus}",
     ]
-    return run
+    passed = beats_random and difference > 0 and not_worse
+    return passed, uplift["qini_ci"][1] < 0 or not not_worse, reasons
 
 
 def save(

@@ -3,6 +3,7 @@ its artifacts, and the offer next_best_offers picks with it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import duckdb
@@ -63,7 +64,6 @@ def planted_run(planted) -> offers.OfferRun:
 
 
 def test_the_model_recovers_who_a_discount_and_sms_work_on(planted, planted_run):
-    assert planted_run.passed, planted_run.reasons
     test = planted[planted["campaign_id"] == planted_run.test_campaign]
     x = test[planted_run.features].astype(float)
     for arm in ("discount 20% by email", "discount 20% by sms"):
@@ -84,6 +84,9 @@ def test_the_gate_judges_on_the_latest_campaign_against_random_and_propensity(pl
     scorers = {r["scorer"] for r in planted_run.targeting}
     assert scorers == {"uplift", "propensity", "random"}
     assert "above random" in planted_run.reasons[0]
+    # the planted effects follow the propensity to buy closely enough that targeting by uplift
+    # only ties propensity targeting here: held back, as inconclusive, not as worse
+    assert not planted_run.passed and not planted_run.credibly_worse, planted_run.reasons
     measured = {r["arm"]: r for r in planted_run.arms}
     assert set(measured) == set(ARMS)
     assert (
@@ -106,6 +109,25 @@ def test_no_evidence_is_held_back_quietly_and_contrary_evidence_stops_the_run(pl
     assert not run.passed and run.credibly_worse, run.reasons
 
 
+def qini_rows(uplift: float, propensity: float, difference_ci: tuple[float, float]) -> list:
+    return [
+        {"scorer": "uplift", "qini": uplift, "qini_ci": [uplift - 0.003, uplift + 0.003],
+         "qini_minus_propensity_ci": list(difference_ci)},
+        {"scorer": "propensity", "qini": propensity, "qini_ci": [0.0, 0.02]},
+    ]  # fmt: skip
+
+
+def test_a_tie_with_propensity_targeting_is_not_enough_to_publish():
+    # the issue's case: above random, below propensity targeting's, the paired interval about 0
+    passed, worse, reasons = offers.offer_gate(qini_rows(0.0063, 0.0087, (-0.006, 0.002)), "C9")
+    assert not passed and not worse
+    assert reasons[1].endswith("-0.0024 [-0.0060, 0.0020], not above it")
+    passed, worse, _ = offers.offer_gate(qini_rows(0.0068, 0.0058, (-0.0014, 0.0038)), "C9")
+    assert passed and not worse
+    passed, worse, reasons = offers.offer_gate(qini_rows(0.0063, 0.0187, (-0.02, -0.004)), "C9")
+    assert not passed and worse and reasons[1].endswith("credibly below it")
+
+
 def test_too_few_campaigns_or_orders_are_said_and_nothing_is_published(planted, tmp_path):
     one = offers.train_offer_model(planted[planted["campaign_id"] == "C0"])
     assert not one.passed and one.model is None and "at least 2" in one.reasons[0]
@@ -117,7 +139,8 @@ def test_too_few_campaigns_or_orders_are_said_and_nothing_is_published(planted, 
 
 
 def test_a_published_model_loads_back_and_predicts_the_same(planted, planted_run, tmp_path):
-    version, _ = offers.save(planted_run, planted, tmp_path)
+    # publication itself, whatever the gate said of this run
+    version, _ = offers.save(dataclasses.replace(planted_run, passed=True), planted, tmp_path)
     model, features, loaded_version = offers.load(tmp_path)
     assert loaded_version == version and features == planted_run.features
     x = planted[features].head(500).astype(float)

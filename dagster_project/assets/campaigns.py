@@ -136,7 +136,7 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
             OFFER_GATE,
             asset=OFFER_UPLIFT,
             description="On the held-out campaign, the Qini of targeting by uplift is above "
-            "random (95 % interval) and not credibly below propensity targeting's; else not "
+            "random (95 % interval) and above propensity targeting's, not credibly below it; else not "
             "published and the offers keep the last published version. Credibly worse than "
             "random or propensity targeting is an error; too few campaigns or orders, or a "
             "Qini interval that still includes 0, a warning. The run goes on either way.",
