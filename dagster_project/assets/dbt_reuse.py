@@ -54,15 +54,24 @@ def relation(node: Mapping[str, Any]) -> str:
 
 
 def read_relations(manifest: Mapping[str, Any], selected: set[str]) -> dict[str, Mapping[str, Any]]:
-    """Every source, model or seed the selected nodes read that the selection does not build."""
+    """Every source, model or seed the selected nodes read that the selection does not build
+    (through an ephemeral model, which is inlined, what it reads)."""
     resources = {**manifest["nodes"], **manifest["sources"]}
-    read = {
-        parent
-        for uid in selected
-        for parent in resources.get(uid, {}).get("depends_on", {}).get("nodes", [])
-        if parent not in selected and parent.split(".")[0] in ("source", "model", "seed")
-    }
-    return {uid: resources[uid] for uid in sorted(read) if uid in resources}
+
+    def parents(uid: str) -> list[str]:
+        return resources.get(uid, {}).get("depends_on", {}).get("nodes", [])
+
+    read, seen, todo = set(), set(), [p for uid in selected for p in parents(uid)]
+    while todo:
+        uid = todo.pop()
+        if uid in seen or uid in selected or uid.split(".")[0] not in ("source", "model", "seed"):
+            continue
+        seen.add(uid)
+        if resources.get(uid, {}).get("config", {}).get("materialized") == "ephemeral":
+            todo += parents(uid)
+        elif uid in resources:
+            read.add(uid)
+    return {uid: resources[uid] for uid in sorted(read)}
 
 
 def content_sha256(warehouse: Warehouse, relations: Iterable[Mapping[str, Any]]) -> dict:
