@@ -245,13 +245,17 @@ CONSENT_STEP = [
 ]
 
 
-def materialise(settings, instance, keys) -> dg.ExecuteInProcessResult:
+def materialise(settings, instance, keys, rebuild: bool = False) -> dg.ExecuteInProcessResult:
     from dagster_project.definitions import build_definitions
 
     settings.export_for_dbt()
     defs = build_definitions(settings)
+    config = {"ops": {"nextsale_dbt_models": {"config": {"reuse_unchanged": False}}}}
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, raise_on_error=False, asset_selection=keys
+        instance=instance,
+        raise_on_error=False,
+        asset_selection=keys,
+        run_config=config if rebuild else None,
     )
 
 
@@ -293,6 +297,12 @@ def test_a_dbt_step_whose_inputs_are_unchanged_is_reused_and_a_consent_change_re
     assert {
         (c.asset_key, c.check_name): c.passed for c in again.get_asset_check_evaluations()
     } == checks
+
+    # asked to rebuild, it builds, and the next run reuses that build
+    rebuilt = materialise(settings, instance, CONSENT_STEP, rebuild=True)
+    assert all(REUSED_KEY not in m for m in dbt_materialisations(rebuilt).values())
+    after = dbt_materialisations(materialise(settings, instance, CONSENT_STEP))
+    assert all(m[REUSED_KEY].value == rebuilt.run_id for m in after.values())
 
     # a newer version of a contact who opted in to email, opting out, arrives
     (first, *_) = sorted((landing / "crm/contacts").glob("*.csv"))

@@ -183,29 +183,18 @@ def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
     ) -> Iterator[Any]:
         args = dbt_build_args(config)
         total = len(context.selected_asset_keys)
-        specs = context.assets_def.specs_by_key
-        selected = {specs[k].metadata["dagster_dbt/unique_id"] for k in context.selected_asset_keys}
-        client = warehouse.client()
-        fingerprint = None
-        if config.reuse_unchanged and dbt_reuse.can_reuse(client):
-            manifest = (
-                specs[next(iter(context.selected_asset_keys))]
-                .metadata["dagster_dbt/manifest"]
-                .manifest
+        # fingerprinted on a rebuild too, so that the next run can reuse what it builds
+        fingerprint, reused = dbt_reuse.last_build_if_unchanged(
+            context, warehouse.client(), dbt_project.project_dir, args, warehouse.dbt_target
+        )
+        if reused and config.reuse_unchanged:
+            run = next(iter(reused.values())).run_id
+            context.log.info(
+                f"{DBT_PROGRESS} {total} of {total} reused: everything they read is as "
+                f"run {run[:8]} left it (config reuse_unchanged: false rebuilds)"
             )
-            fingerprint = dbt_reuse.inputs_sha256(
-                client, manifest, selected, dbt_project.project_dir, args, warehouse.dbt_target
-            )
-            latest = dbt_reuse.last_build(context, fingerprint)
-            nodes = [manifest["nodes"][uid] for uid in selected]
-            if latest and dbt_reuse.built_relations_exist(client, nodes):
-                run = next(iter(latest.values())).run_id
-                context.log.info(
-                    f"{DBT_PROGRESS} {total} of {total} reused: everything they read is as "
-                    f"run {run[:8]} left it (config reuse_unchanged: false rebuilds)"
-                )
-                yield from dbt_reuse.reused_events(context, latest, fingerprint)
-                return
+            yield from dbt_reuse.reused_events(context, reused, fingerprint)
+            return
 
         invocation = dbt.cli(args, context=context)
         said = [time.monotonic()]

@@ -116,6 +116,30 @@ def inputs_sha256(
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
+def last_build_if_unchanged(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    project_dir: Path,
+    build_args: list[str],
+    target: str,
+) -> tuple[str | None, dict[dg.AssetKey, dg.EventLogEntry] | None]:
+    """The fingerprint of this step's inputs (None where it is not taken), and the latest
+    materialisation of each selected asset when all were built from exactly these inputs and
+    their tables still exist (else None)."""
+    if not can_reuse(warehouse):
+        return None, None
+    specs = context.assets_def.specs_by_key
+    selected = {specs[k].metadata["dagster_dbt/unique_id"] for k in context.selected_asset_keys}
+    manifest = (
+        specs[next(iter(context.selected_asset_keys))].metadata["dagster_dbt/manifest"].manifest
+    )
+    fingerprint = inputs_sha256(warehouse, manifest, selected, project_dir, build_args, target)
+    latest = last_build(context, fingerprint)
+    if latest and built_relations_exist(warehouse, [manifest["nodes"][u] for u in selected]):
+        return fingerprint, latest
+    return fingerprint, None
+
+
 def last_build(
     context: dg.AssetExecutionContext, fingerprint: str
 ) -> dict[dg.AssetKey, dg.EventLogEntry] | None:
