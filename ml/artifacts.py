@@ -57,6 +57,18 @@ def manifest(run: ModelRun) -> dict:
         "baselines": {name: _finite(values) for name, values in run.baselines.items()},
         "gate": {"passed": run.gate.passed, "reasons": run.gate.reasons},
         "best_baseline": list(run.best_baseline) if run.best_baseline else None,
+        # the rolling origin: every test cutoff's metrics, and the paired interval per baseline
+        "folds": [
+            {
+                "test_cutoff": fold.test_cutoff.isoformat(),
+                "n_train": fold.n_train,
+                "n_test": fold.n_test,
+                "metrics": _finite(fold.metrics),
+                "baselines": {n: _finite(v) for n, v in fold.baselines.items()},
+            }
+            for fold in run.folds
+        ],
+        "comparisons": {n: c.as_dict() for n, c in run.comparisons.items()},
         "details": {
             name: _finite(values) if isinstance(values, dict) else values
             for name, values in run.details.items()
@@ -73,6 +85,7 @@ def manifest(run: ModelRun) -> dict:
         "categories": model.categories if model else {},
         "calibration": list(model.calibration) if model and model.calibration else None,
         "prediction_scale": model.prediction_scale if model else 1.0,
+        "offset": list(model.offset) if model and model.offset else None,
         "best_iteration": model.booster.num_boosted_rounds() if model else None,
         "xgboost_version": xgb.__version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -158,6 +171,7 @@ def load(artifacts_dir: Path, name: str, version: str | None = None) -> TrainedM
         categories=info["categories"],
         calibration=tuple(info["calibration"]) if info["calibration"] else None,
         prediction_scale=info["prediction_scale"],
+        offset=tuple(info["offset"]) if info.get("offset") else None,
         version=version,
     )
 

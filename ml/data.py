@@ -117,7 +117,7 @@ def category_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, list[
 
 @dataclass(frozen=True)
 class Split:
-    """Train on earlier cutoffs, test on the latest labelled one.
+    """Train on earlier cutoffs, test on a later labelled one.
 
     Purged: a training row's label window must close by the test cutoff, so nothing the model
     learns from happened after the moment it is tested at. Validation (early stopping,
@@ -139,19 +139,38 @@ def labelled(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     return rows[rows[spec.label] > 0] if spec.train_on_buyers_only else rows
 
 
+def test_cutoffs(
+    frame: pd.DataFrame, spec: ModelSpec, calendar: Calendar, origins: int = 1
+) -> list[date]:
+    """The latest `origins` cutoffs a model can be tested at, latest first: labelled ones (for
+    survival, those whose horizon has passed), each with at least one earlier cutoff to train on."""
+    cutoffs = sorted(labelled(frame, spec)["cutoff_date"].unique())
+    if spec.kind == "survival":
+        horizon = timedelta(days=calendar.horizon_days(spec))
+        complete = [c for c in cutoffs if c + horizon <= calendar.as_of] or cutoffs[-1:]
+        candidates = [c for c in complete if c > cutoffs[0]] or complete[-1:]
+    else:
+        candidates = cutoffs
+    return sorted(candidates, reverse=True)[:origins] if candidates else []
+
+
 def time_split(
-    frame: pd.DataFrame, spec: ModelSpec, calendar: Calendar, purge_days: int | None = None
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    calendar: Calendar,
+    purge_days: int | None = None,
+    test_cutoff: date | None = None,
 ) -> Split:
+    """The split at `test_cutoff` (default: the latest one, see `test_cutoffs`)."""
     rows = labelled(frame, spec)
     horizon = calendar.horizon_days(spec)
     cutoffs = sorted(rows["cutoff_date"].unique())
+    if test_cutoff is None:
+        test_cutoff = test_cutoffs(frame, spec, calendar)[0]
     if spec.kind == "survival":
         # any cutoff before the test one: a label is censored where the test window starts
-        complete = [c for c in cutoffs if c + timedelta(days=horizon) <= calendar.as_of]
-        test_cutoff = max(complete) if complete else max(cutoffs)
         train_cutoffs = [c for c in cutoffs if c < test_cutoff]
     else:
-        test_cutoff = max(cutoffs)
         purge = timedelta(days=horizon if purge_days is None else purge_days)
         train_cutoffs = [c for c in cutoffs if c + purge <= test_cutoff]
     train = rows[rows["cutoff_date"].isin(train_cutoffs)]

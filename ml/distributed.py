@@ -30,6 +30,7 @@ from ml.train import (
     TrainedModel,
     calibrate,
     positive_labels,
+    run_rate_margin,
     training_params,
 )
 
@@ -41,10 +42,19 @@ def _dask_matrix(
     features: list[str],
     categories: dict[str, list[str]],
     window_end: date,
+    offset: tuple[str, float] | None = None,
 ) -> dxgb.DaskDMatrix:
     # the same model input as on one machine, built where each partition lives
     meta = feature_matrix(rows._meta, features, categories)
     matrix = rows.map_partitions(feature_matrix, features, categories, meta=meta)
+    margin = (
+        rows.map_partitions(
+            lambda part: pd.Series(run_rate_margin(part, *offset), index=part.index),
+            meta=(None, "f8"),
+        )
+        if offset
+        else None
+    )
     if spec.kind == "survival":
 
         def bounds(part: pd.DataFrame) -> pd.DataFrame:
@@ -60,7 +70,7 @@ def _dask_matrix(
             enable_categorical=True,
         )
     label = rows[spec.label].astype("float64")
-    return dxgb.DaskDMatrix(client, matrix, label, enable_categorical=True)
+    return dxgb.DaskDMatrix(client, matrix, label, base_margin=margin, enable_categorical=True)
 
 
 def fit_on_dask(
@@ -70,8 +80,10 @@ def fit_on_dask(
     spec: ModelSpec,
     test_cutoff: date,
     seed: int = 0,
+    label_days: int = 0,
 ) -> TrainedModel:
-    """Fit `spec` on a Dask cluster: rows of the purged time split (ml.data.time_split)."""
+    """Fit `spec` on a Dask cluster: rows of the purged time split (ml.data.time_split);
+    `label_days` as in `ml.train.fit`."""
     features = feature_columns(train._meta)
     # the category columns are few and small: gathered once, fixed for training and scoring
     categorical = [c for c in features if c in CATEGORICAL_COLUMNS]
@@ -84,8 +96,9 @@ def fit_on_dask(
         lambda labels: pd.Series([positive_labels(labels, spec)]), meta=(spec.label, "f8")
     )
     rows, positives = client.compute([train.shape[0], per_partition.sum()], sync=True)
-    dtrain = _dask_matrix(client, train, spec, features, categories, test_cutoff)
-    dvalidation = _dask_matrix(client, validation, spec, features, categories, test_cutoff)
+    offset = (spec.offset, float(label_days)) if spec.offset else None
+    dtrain = _dask_matrix(client, train, spec, features, categories, test_cutoff, offset)
+    dvalidation = _dask_matrix(client, validation, spec, features, categories, test_cutoff, offset)
     output = dxgb.train(
         client,
         training_params(spec, int(rows), float(positives), seed, nthread=1),
@@ -97,7 +110,12 @@ def fit_on_dask(
     )
     booster = output["booster"]
     model = TrainedModel(
-        spec.name, spec.kind, booster[: booster.best_iteration + 1], features, categories
+        spec.name,
+        spec.kind,
+        booster[: booster.best_iteration + 1],
+        features,
+        categories,
+        offset=offset,
     )
     # Platt scaling needs the validation margins in one place: one float per row
     calibrate(model, validation.compute(), spec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 
@@ -50,6 +51,25 @@ def classification(y: np.ndarray, probability: np.ndarray) -> dict[str, float]:
         "top_decile_capture": float(lift["capture"].iloc[0]),
         "base_rate": float(y.mean()),
     }
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """The Mann-Whitney AUC (ties count half), equal to sklearn's but without its input checks:
+    a bootstrap calls it thousands of times."""
+    positive = np.asarray(y).astype(bool)
+    n_positive = int(positive.sum())
+    n_negative = len(positive) - n_positive
+    if n_positive == 0 or n_negative == 0:
+        return float("nan")
+    ranks = rankdata(np.asarray(score, dtype=float))
+    return float(
+        (ranks[positive].sum() - n_positive * (n_positive + 1) / 2) / n_positive / n_negative
+    )
+
+
+def pinball_loss(actual: np.ndarray, predicted: np.ndarray, alpha: float) -> float:
+    gap = np.asarray(actual, dtype=float) - np.asarray(predicted, dtype=float)
+    return float(np.mean(np.maximum(alpha * gap, (alpha - 1) * gap)))
 
 
 def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
@@ -116,9 +136,8 @@ def regression(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
 def quantile(actual: np.ndarray, predicted: np.ndarray, alpha: float) -> dict[str, float]:
     actual = np.asarray(actual, dtype=float)
     predicted = np.asarray(predicted, dtype=float)
-    gap = actual - predicted
     return {
-        "pinball_loss": float(np.mean(np.maximum(alpha * gap, (alpha - 1) * gap))),
+        "pinball_loss": pinball_loss(actual, predicted, alpha),
         "coverage": float(np.mean(actual <= predicted)),
         "spearman": float(pd.Series(actual).corr(pd.Series(predicted), method="spearman")),
     }

@@ -37,6 +37,7 @@ class ModelSpec:
     quantile: float = 0.9
     train_on_buyers_only: bool = False  # learn from rows whose revenue label is positive
     max_negative_headroom_share: float = 0.05
+    offset: str | None = None  # a revenue model's run-rate feature (ml.train.run_rate_margin)
 
 
 def past_buyers(frame: pd.DataFrame) -> pd.Series:
@@ -55,7 +56,8 @@ SPECS: dict[str, ModelSpec] = {
             main_metric="roc_auc",
             higher_is_better=True,
             floor=("roc_auc", 0.6),
-            baselines=("rfm",),
+            # RFM cells, and BG/NBD's P(at least one purchase day in the horizon)
+            baselines=("rfm", "bgnbd"),
             description="P(any paid order within the propensity horizon); churn risk = 1 - P "
             "for past buyers.",
         ),
@@ -114,7 +116,10 @@ SPECS: dict[str, ModelSpec] = {
             floor=("normalized_gini", 0.2),
             baselines=("last_period_spend", "bgnbd_gamma_gamma"),
             description="Paid revenue within the LTV horizon: zero-heavy, so a Tweedie "
-            "objective (a point mass at zero and a skewed positive part in one likelihood).",
+            "objective (a point mass at zero and a skewed positive part in one likelihood). "
+            "The trees correct the person's own run rate (revenue per 30 days as a customer), "
+            "and the total is calibrated to the actual revenue of the validation cutoff.",
+            offset="revenue_per_30d_usd",
         ),
         ModelSpec(
             name="potential_ltv",

@@ -17,6 +17,7 @@ import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 
 from ml import baselines, metrics
+from ml.compare import Comparison, Fold, compare
 from ml.data import (
     Calendar,
     Split,
@@ -25,10 +26,12 @@ from ml.data import (
     feature_matrix,
     labelled,
     survival_bounds,
+    test_cutoffs,
     time_split,
 )
 from ml.specs import ModelSpec
 
+ROLLING_ORIGINS = 3  # test cutoffs a model is judged at, each with its own purged training
 MAX_TRAIN_ROWS = 400_000  # a random sample beyond this: more rows of the same cutoffs add little
 BOOST_ROUNDS = 800
 EARLY_STOPPING_ROUNDS = 40
@@ -68,14 +71,21 @@ class TrainedModel:
     booster: xgb.Booster
     features: list[str]
     categories: dict[str, list[str]]
-    calibration: tuple[float, float] | None = None  # Platt (slope, intercept) on the margin
+    # (slope, intercept) on the margin: Platt scaling for classifiers; for revenue, the log of
+    # actual over predicted total on the validation cutoff (the intercept alone)
+    calibration: tuple[float, float] | None = None
     prediction_scale: float = 1.0  # revenue models trained on a shorter horizon than they serve
+    # revenue models start from the person's own run rate: (feature, days it is scaled to)
+    offset: tuple[str, float] | None = None
     version: str | None = None  # set once saved (ml.artifacts)
 
     def dmatrix(self, frame: pd.DataFrame) -> xgb.DMatrix:
-        return xgb.DMatrix(
+        matrix = xgb.DMatrix(
             feature_matrix(frame, self.features, self.categories), enable_categorical=True
         )
+        if self.offset:
+            matrix.set_base_margin(run_rate_margin(frame, *self.offset))
+        return matrix
 
     def margin(self, frame: pd.DataFrame) -> np.ndarray:
         return self.booster.predict(self.dmatrix(frame), output_margin=True)
@@ -83,11 +93,11 @@ class TrainedModel:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probability, expected revenue (USD) or expected days, by kind."""
         margin = self.margin(frame).astype(float)
+        slope, intercept = self.calibration or (1.0, 0.0)
         if self.kind == "classifier":
-            slope, intercept = self.calibration or (1.0, 0.0)
             return 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
         if self.kind in ("tweedie", "survival"):
-            return np.exp(margin) * self.prediction_scale
+            return np.exp(slope * margin + intercept) * self.prediction_scale
         return margin * self.prediction_scale
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
@@ -96,10 +106,30 @@ class TrainedModel:
         return self.booster.predict(self.dmatrix(frame), pred_contribs=True)
 
 
+def run_rate_margin(frame: pd.DataFrame, feature: str, days: float) -> np.ndarray:
+    """log(1 + the person's revenue per 30 days as a customer, scaled to `days`): the trees of
+    a revenue model learn a multiplicative correction to it, so the ranking starts from what
+    the person has been spending (a strong baseline on its own) instead of from nothing."""
+    rate = pd.to_numeric(frame[feature], errors="coerce").fillna(0).to_numpy(dtype=float)
+    return np.log1p(np.maximum(rate, 0) * days / 30.0)
+
+
 @dataclass
 class Gate:
     passed: bool
     reasons: list[str]
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One test cutoff of the rolling origin: the model refitted on the training its cutoff
+    allows, and every metric of it and of each baseline on the cutoff's rows."""
+
+    test_cutoff: date
+    n_train: int
+    n_test: int
+    metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
 
 
 @dataclass
@@ -119,13 +149,16 @@ class ModelRun:
     baseline_seconds: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     details: dict[str, object] = field(default_factory=dict)
+    folds: list[FoldResult] = field(default_factory=list)  # latest test cutoff first
+    comparisons: dict[str, Comparison] = field(default_factory=dict)  # by baseline
 
     @property
     def best_baseline(self) -> tuple[str, float] | None:
+        """The strongest baseline on the main metric, by its mean over the test cutoffs."""
         scored = {
-            name: values[self.spec.main_metric]
-            for name, values in self.baselines.items()
-            if self.spec.main_metric in values and np.isfinite(values[self.spec.main_metric])
+            name: c.baseline_mean
+            for name, c in self.comparisons.items()
+            if np.isfinite(c.baseline_mean)
         }
         if not scored:
             return None
@@ -169,8 +202,11 @@ def _dmatrix(
     features: list[str],
     categories: dict[str, list[str]],
     window_end: date,
+    offset: tuple[str, float] | None = None,
 ) -> xgb.DMatrix:
     matrix = xgb.DMatrix(feature_matrix(frame, features, categories), enable_categorical=True)
+    if offset:
+        matrix.set_base_margin(run_rate_margin(frame, *offset))
     if spec.kind == "survival":
         lower, upper = survival_bounds(frame, spec, window_end)
         matrix.set_float_info("label_lower_bound", lower)
@@ -180,11 +216,16 @@ def _dmatrix(
     return matrix
 
 
-def fit(split: Split, spec: ModelSpec, seed: int = 0, nthread: int = 2) -> TrainedModel:
+def fit(
+    split: Split, spec: ModelSpec, seed: int = 0, nthread: int = 2, label_days: int = 0
+) -> TrainedModel:
+    """Fit on the split's training rows, early-stopped and calibrated on its validation rows.
+    `label_days`: the label window of the training rows (a revenue model's run-rate offset)."""
     features = feature_columns(split.train)
     categories = category_levels(pd.concat([split.train, split.validation]), features)
-    train = _dmatrix(split.train, spec, features, categories, split.test_cutoff)
-    validation = _dmatrix(split.validation, spec, features, categories, split.test_cutoff)
+    offset = (spec.offset, float(label_days)) if spec.offset else None
+    train = _dmatrix(split.train, spec, features, categories, split.test_cutoff, offset)
+    validation = _dmatrix(split.validation, spec, features, categories, split.test_cutoff, offset)
     positives = positive_labels(split.train[spec.label], spec)
     booster = xgb.train(
         training_params(spec, len(split.train), positives, seed, nthread),
@@ -195,7 +236,12 @@ def fit(split: Split, spec: ModelSpec, seed: int = 0, nthread: int = 2) -> Train
         verbose_eval=False,
     )
     model = TrainedModel(
-        spec.name, spec.kind, booster[: booster.best_iteration + 1], features, categories
+        spec.name,
+        spec.kind,
+        booster[: booster.best_iteration + 1],
+        features,
+        categories,
+        offset=offset,
     )
     calibrate(model, split.validation, spec)
     return model
@@ -220,7 +266,15 @@ def training_params(
 
 
 def calibrate(model: TrainedModel, validation: pd.DataFrame, spec: ModelSpec) -> None:
-    """Platt scaling of a classifier's margin on the validation rows."""
+    """Platt scaling of a classifier's margin on the validation rows; for a revenue model, the
+    total: its predictions scaled so they add up to the validation cutoff's actual revenue (a
+    model fitted on earlier windows carries their level, which seasons and cohorts shift)."""
+    if spec.kind == "tweedie":
+        predicted = float(np.exp(model.margin(validation).astype(float)).sum())
+        actual = float(validation[spec.label].astype(float).sum())
+        if predicted > 0 and actual > 0:
+            model.calibration = (1.0, float(np.log(actual / predicted)))
+        return
     if spec.kind != "classifier":
         return
     margin = model.margin(validation).reshape(-1, 1)
@@ -242,6 +296,9 @@ def score_predictions(
         return metrics.quantile(y.to_numpy(dtype=float), prediction, spec.quantile)
     lower, upper = survival_bounds(frame, spec, window_end)
     return metrics.survival(lower, np.isfinite(upper), prediction)
+
+
+REPEAT_BUYING = {"bgnbd": "purchase", "bgnbd_gamma_gamma": "revenue"}  # baseline: output
 
 
 def _baseline_predictions(
@@ -266,10 +323,15 @@ def _baseline_predictions(
             prediction = baseline.fit(train, spec.label).predict(split.test)
         elif name == "last_period_spend":
             prediction = baselines.last_period_spend(split.test, horizon_days)
-        elif name == "bgnbd_gamma_gamma":
-            prediction = (
-                baselines.BgNbdGammaGamma().fit(split.test).predict(split.test, horizon_days)
-            )
+        elif name in REPEAT_BUYING:
+            # fitted on the test cutoff's own history: it needs no labels, only the past
+            model = baselines.RepeatBuying().fit(split.test)
+            if REPEAT_BUYING[name] == "revenue":
+                prediction = model.predict(split.test, horizon_days)
+            else:
+                never = train[train["purchase_days"] <= 0][spec.label]
+                rate = float(never.mean()) if len(never) else float(train[spec.label].mean())
+                prediction = model.purchase_probability(split.test, horizon_days, rate)
         elif name == "purchase_rhythm":
             prediction = baselines.purchase_rhythm(split.test)
         elif name == "rfm_cell_hazard":
@@ -280,6 +342,29 @@ def _baseline_predictions(
             raise ValueError(f"unknown baseline {name!r}")
         out[name] = (prediction, time.perf_counter() - started)
     return out
+
+
+def main_metric_scorer(spec: ModelSpec, test: pd.DataFrame, window_end: date):
+    """The main metric of predictions on a subset of the test rows (by row index): what the
+    bootstrap of `ml.compare` resamples."""
+    y = test[spec.label]
+    if spec.main_metric == "roc_auc":
+        labels = y.astype(int).to_numpy()
+        return lambda p, rows: metrics.roc_auc(labels[rows], p[rows])
+    if spec.main_metric == "normalized_gini":
+        revenue = y.to_numpy(dtype=float)
+        return lambda p, rows: metrics.normalized_gini(revenue[rows], p[rows])
+    if spec.main_metric == "pinball_loss":
+        revenue = y.to_numpy(dtype=float)
+        return lambda p, rows: metrics.pinball_loss(revenue[rows], p[rows], spec.quantile)
+    if spec.main_metric == "c_index":
+        lower, upper = survival_bounds(test, spec, window_end)
+        event = np.isfinite(upper)
+        # fewer sampled pairs per resample: the resampling already varies which pairs count
+        return lambda p, rows: metrics.concordance_index(
+            lower[rows], event[rows], p[rows], pairs=50_000
+        )
+    raise ValueError(f"no bootstrap scorer for {spec.main_metric!r}")
 
 
 def chart_tables(
@@ -310,19 +395,16 @@ def chart_tables(
 
 
 def judge(run: ModelRun) -> Gate:
-    """Published only if it beats every baseline on the main metric and passes the floor."""
+    """Published only if, over the rolling test cutoffs, it beats every baseline on the main
+    metric on average with the whole 95 % interval of the difference on the better side of 0,
+    and passes the floor on the latest cutoff (the published model's)."""
     spec, reasons = run.spec, []
     value = run.metrics.get(spec.main_metric, float("nan"))
     if not np.isfinite(value):
         reasons.append(f"{spec.main_metric} could not be computed on the test cutoff")
-    for name, values in run.baselines.items():
-        other = values.get(spec.main_metric, float("nan"))
-        better = value > other if spec.higher_is_better else value < other
-        if np.isfinite(other) and not better:
-            reasons.append(
-                f"does not beat the {name} baseline on {spec.main_metric}: "
-                f"{value:.4f} vs {other:.4f}"
-            )
+    for name, comparison in run.comparisons.items():
+        if np.isfinite(comparison.baseline_mean) and not comparison.credibly_better:
+            reasons.append(f"does not credibly beat the {name} baseline: {comparison.describe()}")
     floor_metric, floor = spec.floor
     floor_value = run.metrics.get(floor_metric, float("nan"))
     if not floor_value >= floor:
@@ -333,7 +415,51 @@ def judge(run: ModelRun) -> Gate:
             f"potential < expected LTV for {negative:.1%} of people, more than the "
             f"{spec.max_negative_headroom_share:.0%} allowed"
         )
-    return Gate(passed=not reasons, reasons=reasons or ["beats every baseline and the floor"])
+    cutoffs = len(run.folds)
+    passed = (
+        f"beats every baseline at {cutoffs} test cutoff{'s' * (cutoffs > 1)} (95 % interval of "
+        "the difference above 0) and the floor"
+    )
+    return Gate(passed=not reasons, reasons=reasons or [passed])
+
+
+def _capped(split: Split, seed: int) -> Split:
+    """A random sample of MAX_TRAIN_ROWS training rows when there are more."""
+    if len(split.train) <= MAX_TRAIN_ROWS:
+        return split
+    return Split(
+        split.train.sample(MAX_TRAIN_ROWS, random_state=seed),
+        split.validation,
+        split.test,
+        split.test_cutoff,
+        split.train_cutoffs,
+    )
+
+
+def _fold(
+    run: ModelRun,
+    spec: ModelSpec,
+    split: Split,
+    predictions: dict[str, np.ndarray],
+    window_end: date,
+) -> Fold:
+    """Record one test cutoff's metrics on the run, and return it for the bootstrap."""
+    scored = {n: score_predictions(spec, split.test, p, window_end) for n, p in predictions.items()}
+    run.folds.append(
+        FoldResult(
+            test_cutoff=split.test_cutoff,
+            n_train=len(split.train) + len(split.validation),
+            n_test=len(split.test),
+            metrics=scored.pop("model"),
+            baselines=scored,
+        )
+    )
+    return Fold(
+        cutoff=split.test_cutoff,
+        people=split.test["component_id"].to_numpy(),
+        score=main_metric_scorer(spec, split.test, window_end),
+        predictions=predictions,
+    )
 
 
 def train_and_evaluate(
@@ -368,15 +494,11 @@ def train_and_evaluate(
             data_hash="",
             fit_seconds=0.0,
         )
-    split = time_split(frame, spec, calendar, purge_days)
-    if len(split.train) > MAX_TRAIN_ROWS:
-        split = Split(
-            split.train.sample(MAX_TRAIN_ROWS, random_state=seed),
-            split.validation,
-            split.test,
-            split.test_cutoff,
-            split.train_cutoffs,
-        )
+    splits = [
+        _capped(time_split(frame, spec, calendar, purge_days, cutoff), seed)
+        for cutoff in test_cutoffs(frame, spec, calendar, ROLLING_ORIGINS)
+    ]
+    split = splits[0]  # the latest: its model is the one published
     run = ModelRun(
         spec=spec,
         model=None,
@@ -397,24 +519,31 @@ def train_and_evaluate(
         return run
 
     started = time.perf_counter()
-    model = fit(split, spec, seed=seed)
+    label_days = purge_days or horizon  # the training rows' label window
+    model = fit(split, spec, seed=seed, label_days=label_days)
     model.prediction_scale = prediction_scale
     run.fit_seconds = time.perf_counter() - started
     run.model = model
     prediction = model.predict(split.test)
-    run.metrics = score_predictions(spec, split.test, prediction, calendar.as_of)
     baseline_predictions = _baseline_predictions(spec, split, horizon, calendar.as_of)
-    for name, (baseline, seconds) in baseline_predictions.items():
-        run.baselines[name] = score_predictions(spec, split.test, baseline, calendar.as_of)
-        run.baseline_seconds[name] = seconds
+    run.baseline_seconds = {name: seconds for name, (_, seconds) in baseline_predictions.items()}
+    predictions = {"model": prediction} | {n: p for n, (p, _) in baseline_predictions.items()}
+    folds = [_fold(run, spec, split, predictions, calendar.as_of)]
+    run.metrics, run.baselines = run.folds[0].metrics, run.folds[0].baselines
+    run.tables = chart_tables(spec, split.test, predictions, calendar.as_of)
+    for earlier in splits[1:]:
+        if _too_little_data(earlier, spec):
+            continue  # an early cutoff of a short history: judged on the later ones
+        earlier_model = fit(earlier, spec, seed=seed, label_days=label_days)
+        earlier_model.prediction_scale = prediction_scale
+        earlier_predictions = {"model": earlier_model.predict(earlier.test)} | {
+            n: p
+            for n, (p, _) in _baseline_predictions(spec, earlier, horizon, calendar.as_of).items()
+        }
+        folds.append(_fold(run, spec, earlier, earlier_predictions, calendar.as_of))
+    run.comparisons = compare(folds, spec.main_metric, spec.higher_is_better, seed=seed)
 
     y = split.test[spec.label]
-    run.tables = chart_tables(
-        spec,
-        split.test,
-        {"model": prediction} | {n: p for n, (p, _) in baseline_predictions.items()},
-        calendar.as_of,
-    )
     if spec.name == "purchase_propensity":
         # churn risk is 1 - P(purchase) for past buyers: judge it on them alone
         buyers = (split.test["orders_count"] > 0).to_numpy()

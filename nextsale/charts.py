@@ -211,6 +211,36 @@ def metrics_markdown(manifest: Mapping) -> str:
     return "\n".join([header, rule, *rows])
 
 
+def comparisons_markdown(manifest: Mapping) -> str:
+    """The model against each baseline on the main metric over the rolling test cutoffs: the
+    means, the paired 95 % interval of the difference, and each cutoff's values."""
+    comparisons = manifest.get("comparisons") or {}
+    if not comparisons:
+        return ""
+    rows = [
+        f"| {c['baseline']} | {format_number(c['model_mean'])} | "
+        f"{format_number(c['baseline_mean'])} | {c['difference']:+.4f} "
+        f"[{c['low']:+.4f}, {c['high']:+.4f}] | "
+        + ", ".join(
+            f"{cutoff}: {format_number(m)} vs {format_number(b)}"
+            for cutoff, m, b in zip(
+                c["cutoffs"], c["model_values"], c["baseline_values"], strict=True
+            )
+        )
+        + " |"
+        for c in comparisons.values()
+    ]
+    metric = next(iter(comparisons.values()))["metric"]
+    return "\n".join(
+        [
+            f"| baseline | model {metric} (mean) | baseline (mean) | difference [95 % interval] "
+            "| per test cutoff (model vs baseline) |",
+            "|---|---:|---:|---|---|",
+            *rows,
+        ]
+    )
+
+
 def bar_chart(
     labels: Sequence[str], values: Sequence[float], xlabel: str, *, money: bool = False
 ) -> str:

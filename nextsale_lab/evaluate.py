@@ -21,11 +21,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
+from ml.compare import BOOTSTRAP_ROUNDS
 from ml.data import Calendar, read_snapshot
 from ml.specs import SPECS
-from ml.train import ModelRun, train_and_evaluate
+from ml.train import ROLLING_ORIGINS, ModelRun, train_and_evaluate
 from nextsale.config import DBT_PROJECT_DIR, REPO_ROOT
 from nextsale.contracts import CONTRACTS
 from nextsale.ingest import ingest_table
@@ -97,13 +99,24 @@ def _order_span(database: Path) -> tuple[date, date]:
     return first, last + timedelta(days=1)
 
 
-def evaluate_dataset(
+@dataclass
+class PreparedDataset:
+    """A data set's snapshot frames, ready for every model: what `judge_dataset` trains on."""
+
+    plan: DatasetPlan
+    calendar: Calendar
+    frames: dict[str, pd.DataFrame]  # by snapshot
+    ltv_frame: pd.DataFrame  # the customer snapshot with the LTV labels the plan asks for
+
+
+def prepare_dataset(
     name: str,
     work_dir: Path,
     source: Path = DEFAULT_SOURCE,
     sample: bool = False,
     progress: Callable[[str], None] = print,
-) -> tuple[DatasetPlan, list[ModelRun]]:
+) -> PreparedDataset:
+    """Import, ingest and build the snapshots of one data set in `work_dir`."""
     landing, database = work_dir / name / "landing", work_dir / name / "warehouse.duckdb"
     database.unlink(missing_ok=True)
     progress(f"[{name}] importing and ingesting")
@@ -142,6 +155,20 @@ def evaluate_dataset(
                 ltv_frame[ltv_frame["cutoff_date"] == dataset.ltv_test_cutoff],
             ]
         )
+    return PreparedDataset(dataset, calendar, frames, ltv_frame)
+
+
+def judge_dataset(
+    prepared: PreparedDataset, progress: Callable[[str], None] = print
+) -> tuple[DatasetPlan, list[ModelRun]]:
+    """Every model beside its baselines at the data set's rolling test cutoffs."""
+    dataset, calendar, frames, ltv_frame = (
+        prepared.plan,
+        prepared.calendar,
+        prepared.frames,
+        prepared.ltv_frame,
+    )
+    name = dataset.name
     runs, expected = [], None
     for spec in SPECS.values():
         progress(f"[{name}] {spec.name}")
@@ -161,49 +188,83 @@ def evaluate_dataset(
     return dataset, runs
 
 
-def comparisons(run: ModelRun) -> list[tuple[str, dict, dict]]:
-    """(model, its metrics, {baseline: metrics}): the run itself, and churn risk if it has one."""
-    out = [(run.spec.name, run.metrics, run.baselines)]
+def comparisons(run: ModelRun) -> list[tuple[str, list[dict], dict[str, list[dict]]]]:
+    """(model, its metrics per test cutoff, {baseline: metrics per cutoff}), latest cutoff
+    first: the run itself, and churn risk (judged on the latest cutoff) if it has one."""
+    out = [
+        (
+            run.spec.name,
+            [f.metrics for f in run.folds],
+            {name: [f.baselines[name] for f in run.folds] for name in run.baselines},
+        )
+    ]
     if "churn_risk" in run.details:
         out.append(
-            ("churn_risk", run.details["churn_risk"], {"rfm": run.details["churn_risk_rfm"]})
+            ("churn_risk", [run.details["churn_risk"]], {"rfm": [run.details["churn_risk_rfm"]]})
         )
     return out
 
 
+def _mean(values: list[dict], metric: str) -> float:
+    found = [v.get(metric, float("nan")) for v in values]
+    return float(np.mean(found)) if found else float("nan")
+
+
 def records(dataset: str, runs: list[ModelRun]) -> list[dict]:
-    """One record per (model, metric, baseline): the --json format."""
+    """One record per (model, metric, baseline): the --json format. `value` and
+    `baseline_value` are the latest test cutoff's; `mean`, `baseline_mean` and the per-cutoff
+    lists cover every rolling test cutoff; the main metric adds the paired interval."""
     out = []
     for run in runs:
+        cutoffs = [str(f.test_cutoff) for f in run.folds]
         for model, values, baselines in comparisons(run):
             for baseline, baseline_values in baselines.items():
-                for metric, value in values.items():
-                    out.append(
-                        {
-                            "dataset": dataset,
-                            "model": model,
-                            "metric": metric,
-                            "value": round(value, 4),
-                            "baseline": baseline,
-                            "baseline_value": round(baseline_values.get(metric, float("nan")), 4),
-                            "cutoff": str(run.test_cutoff),
-                            "horizon_days": run.horizon_days,
-                            "n_train": run.n_train,
-                            "n_test": run.n_test,
-                            "fit_seconds": round(run.fit_seconds, 2),
-                            "baseline_fit_seconds": round(run.baseline_seconds.get(baseline, 0), 2),
-                            "published": run.gate.passed,
+                for metric, value in values[0].items():
+                    record = {
+                        "dataset": dataset,
+                        "model": model,
+                        "metric": metric,
+                        "value": round(value, 4),
+                        "baseline": baseline,
+                        "baseline_value": round(baseline_values[0].get(metric, float("nan")), 4),
+                        "cutoff": str(run.test_cutoff),
+                        "horizon_days": run.horizon_days,
+                        "n_train": run.n_train,
+                        "n_test": run.n_test,
+                        "fit_seconds": round(run.fit_seconds, 2),
+                        "baseline_fit_seconds": round(run.baseline_seconds.get(baseline, 0), 2),
+                        "published": run.gate.passed,
+                        "cutoffs": cutoffs[: len(values)],
+                        "values_per_cutoff": [round(v.get(metric, np.nan), 4) for v in values],
+                        "baseline_values_per_cutoff": [
+                            round(v.get(metric, np.nan), 4) for v in baseline_values
+                        ],
+                        "mean": round(_mean(values, metric), 4),
+                        "baseline_mean": round(_mean(baseline_values, metric), 4),
+                    }
+                    comparison = run.comparisons.get(baseline)
+                    if model == run.spec.name and metric == run.spec.main_metric and comparison:
+                        record |= {
+                            "difference": round(comparison.difference, 4),
+                            "difference_low": round(comparison.low, 4),
+                            "difference_high": round(comparison.high, 4),
+                            "credibly_better": comparison.credibly_better,
                         }
-                    )
+                    out.append(record)
     return out
 
 
 HEADLINE_METRICS = {
     "classifier": ("roc_auc", "pr_auc", "top_decile_lift", "brier"),
-    "tweedie": ("spearman", "normalized_gini", "decile_error"),
+    "tweedie": ("spearman", "normalized_gini", "decile_error", "total_ratio"),
     "quantile": ("pinball_loss", "coverage"),
     "survival": ("c_index",),
 }
+
+
+def _interval(run: ModelRun, baseline: str) -> str:
+    c = run.comparisons.get(baseline)
+    return f"{c.difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}]" if c else ""
 
 
 def table(dataset: DatasetPlan, runs: list[ModelRun]) -> str:
@@ -218,8 +279,10 @@ def table(dataset: DatasetPlan, runs: list[ModelRun]) -> str:
             else ""
         ),
         "",
-        "| model | test cutoff | train / test rows | metric | model | baseline | baseline value | fit s (model / baseline) |",
-        "|---|---|---|---|---:|---|---:|---|",
+        "| model | test cutoffs | train / test rows (latest) | metric | model (mean) | baseline "
+        "| baseline (mean) | difference [95 % interval] | per cutoff, latest first (model / "
+        "baseline) |",
+        "|---|---|---|---|---:|---|---:|---|---|",
     ]
     verdicts = []
     for run in runs:
@@ -230,38 +293,48 @@ def table(dataset: DatasetPlan, runs: list[ModelRun]) -> str:
         )
         if run.model is None:
             continue
+        cutoffs = ", ".join(str(f.test_cutoff) for f in run.folds)
         for model, values, baselines in comparisons(run):
             for baseline, baseline_values in baselines.items():
                 for metric in HEADLINE_METRICS[run.spec.kind]:
-                    if metric not in values:
+                    if metric not in values[0]:
                         continue
+                    main = model == run.spec.name and metric == run.spec.main_metric
+                    per_cutoff = ", ".join(
+                        f"{m.get(metric, np.nan):.3f} / {b.get(metric, np.nan):.3f}"
+                        for m, b in zip(values, baseline_values, strict=True)
+                    )
                     lines.append(
-                        f"| {model} | {run.test_cutoff} | {run.n_train:,} / {run.n_test:,} | "
-                        f"{metric} | {values[metric]:.3f} | {baseline} | "
-                        f"{baseline_values.get(metric, float('nan')):.3f} | "
-                        f"{run.fit_seconds:.1f} / {run.baseline_seconds.get(baseline, 0):.1f} |"
+                        f"| {model} | {cutoffs if model == run.spec.name else run.test_cutoff} | "
+                        f"{run.n_train:,} / {run.n_test:,} | {'**' + metric + '**' if main else metric} | "
+                        f"{_mean(values, metric):.3f} | {baseline} | "
+                        f"{_mean(baseline_values, metric):.3f} | "
+                        f"{_interval(run, baseline) if main else ''} | {per_cutoff} |"
                     )
     return "\n".join([*lines, "", *verdicts])
 
 
 def headline(results: list[tuple[DatasetPlan, list[ModelRun]]]) -> str:
-    """Each model's main metric beside its strongest baseline, per data set."""
+    """Each model's main metric beside its strongest baseline (means over the rolling test
+    cutoffs, and the paired interval of the difference), per data set."""
     lines = [
-        "| data set | model | main metric | model | strongest baseline | baseline | published |",
-        "|---|---|---|---:|---|---:|---|",
+        "| data set | model | main metric | test cutoffs | model | strongest baseline | baseline "
+        "| difference [95 % interval] | published |",
+        "|---|---|---|---:|---:|---|---:|---|---|",
     ]
     for dataset, runs in results:
         for run in runs:
             best = run.best_baseline
             if run.model is None or best is None:
                 lines.append(
-                    f"| {dataset.name} | {run.spec.name} | | | | | no: {run.gate.reasons[0]} |"
+                    f"| {dataset.name} | {run.spec.name} | | | | | | | no: {run.gate.reasons[0]} |"
                 )
                 continue
+            comparison = run.comparisons[best[0]]
             lines.append(
                 f"| {dataset.name} | {run.spec.name} | {run.spec.main_metric} | "
-                f"{run.metrics[run.spec.main_metric]:.3f} | {best[0]} | {best[1]:.3f} | "
-                f"{'yes' if run.gate.passed else 'no'} |"
+                f"{len(run.folds)} | {comparison.model_mean:.3f} | {best[0]} | {best[1]:.3f} | "
+                f"{_interval(run, best[0])} | {'yes' if run.gate.passed else 'no'} |"
             )
     return "\n".join(lines)
 
@@ -270,12 +343,17 @@ def write_doc(head: str, tables: list[str], seconds: float) -> None:
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(
         "# Evaluation on real data\n\n"
-        "Written by `nextsale evaluate` (`make evaluate`); do not edit by hand. Each model is "
-        "trained on earlier monthly cutoffs whose label windows close before the test cutoff and "
-        "judged on the latest cutoff with a complete label, beside its baselines fitted on the "
-        "same rows. Higher is better except Brier, decile error and pinball loss. "
-        "Published says whether the model passed its quality gate (beats every baseline on its "
-        "main metric and clears its floor).\n\n## Headline\n\n"
+        "Written by `nextsale evaluate` (`make evaluate`); do not edit by hand. Rolling origin: "
+        f"each model is judged at up to {ROLLING_ORIGINS} test cutoffs (the latest with a "
+        "complete label and the months before it), each time refitted on the earlier monthly "
+        "cutoffs whose label windows close before that test cutoff, beside its baselines "
+        "fitted on the same rows. Means are over the test cutoffs; the interval is a paired "
+        f"bootstrap ({BOOTSTRAP_ROUNDS} resamples of people, the same draw at every cutoff) "
+        "of the mean difference model - baseline on the main metric. Higher is better except "
+        "Brier, decile error and pinball loss; total ratio is predicted over actual revenue. "
+        "Published says whether the model passed its quality gate: better than every "
+        "baseline on average with the whole interval on the better side of 0, and its floor "
+        "on the latest cutoff.\n\n## Headline\n\n"
         + head
         + "\n\n## Per data set\n\n"
         + "\n\n".join(tables)
@@ -294,7 +372,7 @@ def evaluate(
     started = time.perf_counter()
     all_records, tables, results = [], [], []
     for name in datasets:
-        dataset, runs = evaluate_dataset(name, work_dir, source, sample)
+        dataset, runs = judge_dataset(prepare_dataset(name, work_dir, source, sample))
         results.append((dataset, runs))
         tables.append(table(dataset, runs))
         print(tables[-1] + "\n", flush=True)

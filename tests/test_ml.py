@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ml import artifacts
-from ml.baselines import BgNbdGammaGamma
+from ml.baselines import RepeatBuying
 from ml.data import read_calendar, read_snapshot, time_split
 from ml.explain import top_reasons
 from ml.score import customer_scores, next_best_offers, write_table
@@ -247,7 +247,7 @@ def test_bgnbd_reproduces_the_published_cdnow_fit():
             "revenue_usd": raw[raw["day"] < cutoff].groupby("customer_id")["dollar_value"].sum(),
         }
     )
-    fitted = BgNbdGammaGamma().fit(frame).parameters
+    fitted = RepeatBuying().fit(frame).parameters
     published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
     for name, value in published.items():
         assert fitted[name] == pytest.approx(value, abs=0.02), name
@@ -279,6 +279,13 @@ def test_evaluate_on_the_cdnow_sample_reports_each_model_beside_its_baselines(tm
     # the classic split: 39 weeks of calibration, 39 weeks of holdout
     assert {(r["cutoff"], r["horizon_days"]) for r in ltv} == {("1997-10-01", 273)}
     assert {r["baseline"] for r in ltv} == {"last_period_spend", "bgnbd_gamma_gamma"}
+    # rolling origin: every record carries its test cutoffs and values, the main metric's
+    # records the paired interval of the mean difference
+    gini = [r for r in ltv if r["metric"] == "normalized_gini"]
+    assert all(r["difference_low"] <= r["difference"] <= r["difference_high"] for r in gini)
+    propensity = [r for r in records if r["model"] == "purchase_propensity"]
+    assert {r["baseline"] for r in propensity} == {"rfm", "bgnbd"}
+    assert all(len(r["cutoffs"]) == len(r["values_per_cutoff"]) >= 2 for r in propensity)
     assert {r["dataset"] for r in records} == {"cdnow"}
 
 

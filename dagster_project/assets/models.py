@@ -40,8 +40,10 @@ def model_card(manifest: dict) -> str:
     )
     parts = [
         f"**{manifest['model']}** {where}, {published}: {'; '.join(manifest['gate']['reasons'])}",
+        charts.comparisons_markdown(manifest),
         charts.metrics_markdown(manifest),
     ]
+    parts = [part for part in parts if part]
     parts += [
         f"**{title}**\n\n{charts.markdown_image(title, uri)}"
         for title, uri in charts.model_charts(manifest).items()
@@ -70,6 +72,13 @@ def model_metadata(saved: artifacts.SavedVersion, card: str) -> dict:
     metadata |= {f"model/{k}": rounded(v) for k, v in manifest["metrics"].items()}
     for baseline, values in manifest["baselines"].items():
         metadata |= {f"baseline/{baseline}/{k}": rounded(v) for k, v in values.items()}
+    for baseline, c in manifest.get("comparisons", {}).items():
+        metadata |= {
+            f"vs/{baseline}/{k}": rounded(c[k])
+            for k in ("model_mean", "baseline_mean", "difference", "low", "high")
+        }
+    if manifest.get("folds"):
+        metadata["test_cutoffs"] = ", ".join(f["test_cutoff"] for f in manifest["folds"])
     for detail, values in manifest.get("details", {}).items():
         if isinstance(values, dict):
             metadata |= {f"{detail}/{k}": rounded(v) for k, v in values.items()}
@@ -125,8 +134,10 @@ def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.
             dg.AssetCheckSpec(
                 GATE_CHECK,
                 asset=model_key(spec.name),
-                description=f"Beats {', '.join(spec.baselines)} on {spec.main_metric} and "
-                f"{spec.floor[0]} >= {spec.floor[1]} on the test cutoff; else not published.",
+                description=f"Beats {', '.join(spec.baselines)} on {spec.main_metric} on "
+                "average over the rolling test cutoffs, with the 95 % interval of the difference "
+                f"above 0, and {spec.floor[0]} >= {spec.floor[1]} on the latest test cutoff; "
+                "else not published.",
             )
         ],
     )
