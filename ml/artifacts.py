@@ -86,6 +86,7 @@ def manifest(run: ModelRun) -> dict:
         "calibration": list(model.calibration) if model and model.calibration else None,
         "prediction_scale": model.prediction_scale if model else 1.0,
         "offset": list(model.offset) if model and model.offset else None,
+        "value_if_converted": model.value_if_converted if model else None,
         "best_iteration": model.booster.num_boosted_rounds() if model else None,
         "xgboost_version": xgb.__version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -172,6 +173,7 @@ def load(artifacts_dir: Path, name: str, version: str | None = None) -> TrainedM
         calibration=tuple(info["calibration"]) if info["calibration"] else None,
         prediction_scale=info["prediction_scale"],
         offset=tuple(info["offset"]) if info.get("offset") else None,
+        value_if_converted=info.get("value_if_converted"),
         version=version,
     )
 

@@ -135,8 +135,7 @@ def labelled(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     rows = frame[spec.eligible(frame)]
     if spec.kind == "survival":
         return rows
-    rows = rows[rows[spec.label].notna()]
-    return rows[rows[spec.label] > 0] if spec.train_on_buyers_only else rows
+    return rows[rows[spec.label].notna()]
 
 
 def test_cutoffs(

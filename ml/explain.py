@@ -38,6 +38,7 @@ PHRASES = {
     "known_emails": "{v:.0f} email addresses",
     "refunded_orders": "{v:.0f} refunded orders",
     "category_views_last_90d": "viewed {category} products {v:.0f} times in the last 90 days",
+    "category_view_recency_days": "viewed {category} products {v:.0f} days ago",
     "category_buyer_share": "{v:.0%} of customers buy {category}",
     "primary_category": "buys mostly {v}",
     "category": "{v} suits people like them",

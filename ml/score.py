@@ -42,7 +42,10 @@ def customer_scores(
     )
     propensity = _on_eligible("purchase_propensity", models.get("purchase_propensity"), people)
     expected = _on_eligible("expected_ltv", models.get("expected_ltv"), people)
-    potential = _on_eligible("potential_ltv", models.get("potential_ltv"), people)
+    potential_model = models.get("potential_ltv")
+    potential = _on_eligible("potential_ltv", potential_model, people)
+    prospect = people["orders_count"] <= 0
+    converted_value = potential_model.value_if_converted if potential_model else None
     scores = pd.DataFrame(
         {
             "customer_key": people["customer_key"],
@@ -57,9 +60,12 @@ def customer_scores(
             "upsell_propensity": _on_eligible("upsell", models.get("upsell"), people),
             "expected_ltv_usd": expected,
             "potential_ltv_usd": potential,
-            # the opportunity: never negative when published (the gate bounds how often the
-            # quantile model falls below the mean model; those few rows show no headroom)
+            # past buyers only: the upside beyond what is expected; none for likely lapsers
             "ltv_headroom_usd": (potential - expected).clip(lower=0),
+            # prospects only, read beside purchase_propensity; never part of headroom
+            "value_if_converted_usd": pd.Series(
+                np.nan if converted_value is None else converted_value, index=people.index
+            ).where(prospect),
         }
     )
     scores["upsell_propensity_rank"] = scores["upsell_propensity"].rank(pct=True)

@@ -35,8 +35,6 @@ class ModelSpec:
     )
     min_examples: int = 30  # positives (classifiers) or non-zero targets, in train and in test
     quantile: float = 0.9
-    train_on_buyers_only: bool = False  # learn from rows whose revenue label is positive
-    max_negative_headroom_share: float = 0.05
     offset: str | None = None  # a revenue model's run-rate feature (ml.train.run_rate_margin)
 
 
@@ -86,7 +84,8 @@ SPECS: dict[str, ModelSpec] = {
             main_metric="roc_auc",
             higher_is_better=True,
             floor=("roc_auc", 0.6),
-            baselines=("similar_customers_popularity",),
+            # popularity among similar customers, and the person's own views of the category
+            baselines=("similar_customers_popularity", "personal_category_interest"),
             description="P(first purchase in a category not bought yet, within the propensity "
             "horizon); one model over customer x category rows.",
             eligible=past_buyers,
@@ -131,12 +130,15 @@ SPECS: dict[str, ModelSpec] = {
             higher_is_better=False,
             floor=("coverage", 0.8),
             baselines=("rfm_cell_quantile",),
-            description="The 0.9 conditional quantile of the same revenue among similar "
-            "customers who did buy: what the person could spend if they became a customer at "
-            "the top of their range. Headroom = potential - expected. (The plain 0.9 quantile "
-            "of a zero-heavy target is 0 for anyone under a 10 % chance to buy, below their "
-            "mean, so it cannot measure headroom.)",
-            train_on_buyers_only=True,
+            description="For past buyers: the 0.9 conditional quantile of revenue within the LTV "
+            "horizon, what the top tenth of customers with the same history and behaviour go on "
+            "to spend (an upper level that similar people reach, not a ceiling). Headroom = "
+            "potential - expected LTV, never below 0: people likely to lapse have none. Published "
+            "only if headroom also ranks realised growth (next horizon's revenue minus last "
+            "period's) better than the gap to the segment's median, with the interval above 0. "
+            "Prospects get no headroom: their value if converted is shown with their chance "
+            "of converting.",
+            eligible=past_buyers,
         ),
     ]
 }

@@ -14,6 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import xgboost as xgb
+from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
 from ml import baselines, metrics
@@ -77,6 +78,8 @@ class TrainedModel:
     prediction_scale: float = 1.0  # revenue models trained on a shorter horizon than they serve
     # revenue models start from the person's own run rate: (feature, days it is scaled to)
     offset: tuple[str, float] | None = None
+    # potential LTV only: what a prospect who converts has spent in the horizon (training mean)
+    value_if_converted: float | None = None
     version: str | None = None  # set once saved (ml.artifacts)
 
     def dmatrix(self, frame: pd.DataFrame) -> xgb.DMatrix:
@@ -298,6 +301,12 @@ def score_predictions(
     return metrics.survival(lower, np.isfinite(upper), prediction)
 
 
+CELL_RULES = {  # baseline: the cells whose training rate it predicts
+    "rfm": baselines.rfm_cells,
+    "similar_customers_popularity": baselines.similar_customer_cells,
+    "personal_category_interest": baselines.personal_interest_cells,
+    "recent_family_next_tier": baselines.recent_family_cells,
+}
 REPEAT_BUYING = {"bgnbd": "purchase", "bgnbd_gamma_gamma": "revenue"}  # baseline: output
 
 
@@ -309,12 +318,8 @@ def _baseline_predictions(
     train = pd.concat([split.train, split.validation])
     for name in spec.baselines:
         started = time.perf_counter()
-        if name in ("rfm", "similar_customers_popularity", "recent_family_next_tier"):
-            rule = {
-                "rfm": baselines.rfm_cells,
-                "similar_customers_popularity": baselines.similar_customer_cells,
-                "recent_family_next_tier": baselines.recent_family_cells,
-            }[name]
+        if name in CELL_RULES:
+            rule = CELL_RULES[name]
             prediction = baselines.CellBaseline(rule).fit(train, spec.label).predict(split.test)
         elif name == "rfm_cell_quantile":
             baseline = baselines.CellBaseline(
@@ -409,11 +414,13 @@ def judge(run: ModelRun) -> Gate:
     floor_value = run.metrics.get(floor_metric, float("nan"))
     if not floor_value >= floor:
         reasons.append(f"{floor_metric} {floor_value:.4f} is below the floor of {floor}")
-    negative = run.details.get("negative_headroom_share")
-    if isinstance(negative, float) and negative > spec.max_negative_headroom_share:
+    headroom = run.details.get("headroom")
+    if isinstance(headroom, dict) and not headroom["credibly_better"]:
         reasons.append(
-            f"potential < expected LTV for {negative:.1%} of people, more than the "
-            f"{spec.max_negative_headroom_share:.0%} allowed"
+            "headroom does not credibly rank realised growth better than the gap to the "
+            f"segment's median: Spearman {headroom['spearman_with_growth']:.3f} vs "
+            f"{headroom['baseline_spearman_with_growth']:.3f}, difference "
+            f"{headroom['difference']:+.3f} [{headroom['low']:+.3f}, {headroom['high']:+.3f}]"
         )
     cutoffs = len(run.folds)
     passed = (
@@ -421,6 +428,56 @@ def judge(run: ModelRun) -> Gate:
         "the difference above 0) and the floor"
     )
     return Gate(passed=not reasons, reasons=reasons or [passed])
+
+
+def validate_headroom(
+    split: Split, potential: np.ndarray, expected: np.ndarray, horizon_days: int, seed: int = 0
+) -> dict[str, float | bool]:
+    """Does headroom mean something? On the latest test cutoff (the expected LTV model's own,
+    so neither saw its labels): realised growth is the horizon's revenue minus last period's
+    spend; headroom should rank it better than the gap to the segment's median (paired
+    bootstrap interval of the Spearman difference), and the top headroom decile should grow
+    more than the bottom one."""
+    test = split.test
+    growth = test["label_ltv_revenue_usd"].to_numpy(dtype=float) - baselines.last_period_spend(
+        test, horizon_days
+    )
+    headroom = np.maximum(potential - expected, 0)
+    ranks = pd.Series(headroom).rank(method="first").to_numpy()
+    decile = np.ceil(ranks * 10 / len(ranks)).astype(int)
+    fold = Fold(
+        cutoff=split.test_cutoff,
+        people=test["component_id"].to_numpy(),
+        score=lambda p, rows: float(spearmanr(p[rows], growth[rows]).statistic),
+        predictions={
+            "model": headroom,
+            "segment_median_gap": baselines.segment_median_gap(
+                pd.concat([split.train, split.validation]), test, horizon_days
+            ),
+        },
+    )
+    comparison = compare([fold], "spearman_with_growth", True, seed=seed)["segment_median_gap"]
+    return {
+        "spearman_with_growth": comparison.model_mean,
+        "baseline_spearman_with_growth": comparison.baseline_mean,
+        "difference": comparison.difference,
+        "low": comparison.low,
+        "high": comparison.high,
+        "credibly_better": comparison.credibly_better
+        and bool(growth[decile == 10].mean() > growth[decile == 1].mean()),
+        "top_decile_growth_usd": float(growth[decile == 10].mean()),
+        "bottom_decile_growth_usd": float(growth[decile == 1].mean()),
+    }
+
+
+def value_if_converted(frame: pd.DataFrame, spec: ModelSpec, split: Split) -> float | None:
+    """What prospects (no order before the cutoff) who did buy within the horizon spent, on
+    average, at the training cutoffs: a prospect's value if converted, shown beside their
+    chance of converting and never added to buyers' headroom."""
+    rows = frame[frame["cutoff_date"].isin(split.train_cutoffs) & (frame["orders_count"] <= 0)]
+    revenue = rows[spec.label].astype(float)
+    converted = revenue[revenue > 0]
+    return float(converted.mean()) if len(converted) else None
 
 
 def _capped(split: Split, seed: int) -> Split:
@@ -552,10 +609,10 @@ def train_and_evaluate(
         run.details["churn_risk"] = metrics.classification(churned, 1 - prediction[buyers])
         run.details["churn_risk_rfm"] = metrics.classification(churned, 1 - rfm[buyers])
     if expected_ltv is not None:
-        # everyone at the test cutoff, buyers or not, is scored with both
-        everyone = frame[(frame["cutoff_date"] == split.test_cutoff) & spec.eligible(frame)]
-        run.details["negative_headroom_share"] = float(
-            np.mean(model.predict(everyone) < expected_ltv.predict(everyone))
+        run.details["headroom"] = validate_headroom(
+            split, prediction, expected_ltv.predict(split.test), horizon, seed
         )
+        value = value_if_converted(frame, spec, split)
+        model.value_if_converted = value * prediction_scale if value is not None else None
     run.gate = judge(run)
     return run

@@ -139,7 +139,7 @@ def datasets_fetch(name: str, out: Path, base_url: str | None) -> None:
         click.echo(f"  {out / path}  ({size:,} bytes, sha256 checked)")
 
 
-RETAIL_DATASETS = ["online-retail", "cdnow", "completejourney"]
+RETAIL_DATASETS = ["online-retail", "cdnow", "completejourney", "generated"]
 UPLIFT_DATASETS = ["hillstrom", "completejourney-campaigns", "generated-campaigns"]
 
 

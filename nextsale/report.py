@@ -120,7 +120,7 @@ class Report:
     segments: pd.DataFrame | None
     segment_charts: dict[str, str]
     models: list[ModelSection]
-    ltv: dict[str, float] | None
+    ltv: dict[str, str] | None  # label -> the figure in words
     ltv_charts: dict[str, str]
     audiences: pd.DataFrame | None
     audience_chart: str | None
@@ -130,6 +130,82 @@ class Report:
     offer_model: dict | None = None  # the offer model's latest manifest
     offer_chart: str | None = None
     offer_mix: pd.DataFrame | None = None
+
+
+LTV_SQL = """
+select
+    x.expected_ltv_usd,
+    x.potential_ltv_usd,
+    x.ltv_headroom_usd,
+    x.value_if_converted_usd,
+    x.purchase_propensity,
+    coalesce(c.frequency, 0) > 0 as is_past_buyer
+from scores.customer_scores as x
+left join marts.customer_360 as c on c.customer_key = x.customer_key
+where x.expected_ltv_usd is not null
+"""
+
+
+def _usd(value: float | None) -> str:
+    return TEMPLATES.filters["usd"](value)
+
+
+def ltv_figures(scores: pd.DataFrame, artifacts_dir: Path) -> dict[str, str]:
+    """The LTV totals the definitions support, each said in words: the expected total with the
+    range its test cutoffs' errors give, past buyers' headroom and how it was validated, and
+    prospects apart (their value if converted beside their chance to buy, never headroom)."""
+    buyers, prospects = scores[scores["is_past_buyer"]], scores[~scores["is_past_buyer"]]
+    total = float(scores["expected_ltv_usd"].sum())
+    figures = {"people scored": f"{len(scores):,}", "expected LTV, everyone": _usd(total)}
+    expected = latest_manifest(artifacts_dir, "expected_ltv") or {}
+    ratios = [
+        f["metrics"]["total_ratio"]
+        for f in expected.get("folds", [])
+        if (f["metrics"].get("total_ratio") or 0) > 0
+    ]
+    if ratios:
+        # predicted / actual was in [lo, hi] when tested, so actual = predicted / ratio
+        figures["expected LTV, the range its test cutoffs' errors give"] = (
+            f"{_usd(total / max(ratios))} to {_usd(total / min(ratios))} (predicted over actual "
+            f"revenue was {', '.join(f'{r:.2f}' for r in ratios)} at its test cutoffs)"
+        )
+    with_headroom = buyers["ltv_headroom_usd"].fillna(0) > 0
+    figures |= {
+        "past buyers: expected LTV": _usd(buyers["expected_ltv_usd"].sum()),
+        "past buyers: headroom (potential - expected, never below 0)": (
+            f"{_usd(buyers['ltv_headroom_usd'].sum())} on {int(with_headroom.sum()):,} of "
+            f"{len(buyers):,} past buyers"
+        ),
+    }
+    validation = ((latest_manifest(artifacts_dir, "potential_ltv") or {}).get("details") or {}).get(
+        "headroom"
+    )
+    if validation:
+        figures["headroom, as tested"] = (
+            f"the top headroom decile grew its revenue by {_usd(validation['top_decile_growth_usd'])} "
+            f"a person against last period, the bottom decile by "
+            f"{_usd(validation['bottom_decile_growth_usd'])}; headroom ranks that growth with "
+            f"Spearman {validation['spearman_with_growth']:.2f}, the gap to the segment's median "
+            f"with {validation['baseline_spearman_with_growth']:.2f}"
+        )
+    if len(prospects):
+        figures["prospects (never bought)"] = (
+            f"{len(prospects):,}, mean chance to buy in the propensity horizon "
+            + (
+                f"{prospects['purchase_propensity'].mean():.1%}"
+                if prospects["purchase_propensity"].notna().any()
+                else "unknown (no published propensity model)"
+            )
+        )
+        figures["prospects: value if converted, a person"] = _usd(
+            prospects["value_if_converted_usd"].dropna().mean()
+            if prospects["value_if_converted_usd"].notna().any()
+            else None
+        )
+        figures["prospects: expected LTV (chance-weighted, in the total above)"] = _usd(
+            prospects["expected_ltv_usd"].sum()
+        )
+    return figures
 
 
 def _tables(warehouse: Warehouse) -> set[str]:
@@ -222,29 +298,21 @@ def collect(settings: Settings) -> Report:
         report.segment_charts[title] = charts.bar_chart(
             segments["segment"], segments[value].fillna(0), "USD", money=True
         )
-    if has_scores:
-        scores = warehouse.query(
-            "select expected_ltv_usd, potential_ltv_usd, ltv_headroom_usd "
-            "from scores.customer_scores where expected_ltv_usd is not null"
-        )
+    if has_scores and "marts.customer_360" in tables:
+        scores = warehouse.query(LTV_SQL)
         if len(scores):
-            report.ltv = {
-                "people scored": len(scores),
-                "total expected LTV": scores["expected_ltv_usd"].sum(),
-                "median expected LTV": scores["expected_ltv_usd"].median(),
-                "total headroom": scores["ltv_headroom_usd"].sum(),
-                "median headroom": scores["ltv_headroom_usd"].median(),
-            }
+            report.ltv = ltv_figures(scores, settings.artifacts_dir)
+            buyers = scores[scores["is_past_buyer"]]
             report.headline |= {
-                "expected LTV, next 12 months": report.ltv["total expected LTV"],
-                "LTV headroom": report.ltv["total headroom"],
+                "expected LTV, next 12 months": scores["expected_ltv_usd"].sum(),
+                "LTV headroom, past buyers": buyers["ltv_headroom_usd"].sum(),
             }
             report.ltv_charts = {
                 "Expected LTV per person": charts.histogram(
                     scores["expected_ltv_usd"], "expected LTV (USD)"
                 ),
-                "Headroom per person (potential - expected)": charts.histogram(
-                    scores["ltv_headroom_usd"].dropna(), "headroom (USD)"
+                "Headroom per past buyer (potential - expected, never below 0)": charts.histogram(
+                    buyers["ltv_headroom_usd"].dropna(), "headroom (USD)"
                 ),
             }
     if "activation.audience_members" in tables:

@@ -31,8 +31,11 @@ from ml.train import ROLLING_ORIGINS, ModelRun, train_and_evaluate
 from nextsale.config import DBT_PROJECT_DIR, REPO_ROOT
 from nextsale.contracts import CONTRACTS
 from nextsale.ingest import ingest_table
+from nextsale_lab.generate import generate
 from nextsale_lab.importers import DEFAULT_SOURCE, import_dataset
 
+GENERATED = "generated"  # the sample shop of `nextsale generate`, beside the real sets
+GENERATED_END = date(2026, 11, 1)
 PROPENSITY_HORIZON_DAYS = 90
 MIN_HISTORY_DAYS = 30  # a training cutoff needs some past to describe
 DOC = REPO_ROOT / "docs" / "evaluation.md"
@@ -120,7 +123,11 @@ def prepare_dataset(
     landing, database = work_dir / name / "landing", work_dir / name / "warehouse.duckdb"
     database.unlink(missing_ok=True)
     progress(f"[{name}] importing and ingesting")
-    import_dataset(name, landing, source, sample=sample)
+    if name == GENERATED:
+        # the sample shop, with a fixed seed and end date so every run judges the same data
+        generate(landing, customers=1_500 if sample else 5_000, seed=7, end_date=GENERATED_END)
+    else:
+        import_dataset(name, landing, source, sample=sample)
     for contract in CONTRACTS:
         ingest_table(database, contract, landing)
     first, as_of = _order_span(database)

@@ -92,7 +92,16 @@ def test_qini_and_uplift_at_k_by_hand():
     not (DEFAULT_SOURCE / "hillstrom").is_dir(), reason="the Hillstrom data set is not here"
 )
 def test_hillstrom_evaluation_reports_each_scorer_with_intervals(tmp_path):
-    results = evaluate_uplift(sample=True, bootstrap_rounds=20)
+    results = evaluate_uplift(sample=True, bootstrap_rounds=20, splits=3)
+    repeated = pd.DataFrame(results["repeated_splits"])
+    # every learner and propensity targeting, per e-mail, over the splits
+    assert set(repeated["scorer"]) == {"s_learner", "t_learner", "x_learner", "propensity"}
+    assert (repeated["splits"] == 3).all()
+    assert all(
+        lo <= m <= hi
+        for (lo, hi), m in zip(repeated["qini_range"], repeated["qini_mean"], strict=True)
+    )
+    assert (repeated.loc[repeated["scorer"] == "propensity", "minus_propensity_mean"] == 0).all()
     targeting = pd.DataFrame(results["targeting"])
     learners = {"s_learner", "t_learner", "x_learner"}
     assert set(targeting["scorer"]) == learners | {"propensity", "random"}

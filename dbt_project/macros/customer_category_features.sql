@@ -1,5 +1,6 @@
 {#- Per person known at each cutoff and per product category: bought before the cutoff or not,
-    and interest in it in the 90 days before (product views), and how many buyers had bought in
+    and interest in it in the 90 days before (how often and how lately they viewed its products),
+    and how many buyers had bought in
     it by then (popularity). Rows strictly before the cutoff,
     grouped by the identity graph as it was then: the cross-sell model's features. -#}
 {% macro customer_category_features(cutoffs) %}
@@ -40,7 +41,12 @@ primary_categories as (
 
 viewed as (
 
-    select sessions.cutoff_date, sessions.component_id, views.category, count(*) as category_views_last_90d
+    select
+        sessions.cutoff_date,
+        sessions.component_id,
+        views.category,
+        count(*) as category_views_last_90d,
+        max(views.viewed_at) as category_last_viewed_at
     from sessions
     inner join {{ ref('int_web__product_views') }} as views on views.session_id = sessions.session_id
     where views.viewed_at < cast(sessions.cutoff_date as {{ dbt.type_timestamp() }})
@@ -74,6 +80,9 @@ final as (
         coalesce(bought.category_orders, 0) > 0 as has_bought_category,
         cast(coalesce(viewed.category_views_last_90d, 0) as {{ dbt.type_bigint() }})
             as category_views_last_90d,
+        -- null: no view of the category in those 90 days
+        cast({{ dbt.datediff('viewed.category_last_viewed_at', 'viewed_or_bought.cutoff_date', 'day') }} as {{ dbt.type_bigint() }})
+            as category_view_recency_days,
         cast(coalesce(popularity.category_buyer_share, 0) as {{ type_double() }})
             as category_buyer_share
     from (
