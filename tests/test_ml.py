@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -300,3 +300,52 @@ def test_large_training_snapshots_are_read_for_a_stable_sample_of_people(warehou
     # whole people: every row of a sampled component is read, with the person's features
     assert len(full[full["component_id"].isin(set(sample["component_id"]))]) == len(sample)
     assert sample["orders_count"].notna().all()
+
+
+def _buyers(rng: np.random.Generator, people: int, cutoff: date) -> pd.DataFrame:
+    spend = rng.gamma(1.0, 300.0, people)
+    return pd.DataFrame(
+        {
+            "cutoff_date": cutoff,
+            "component_id": [f"p{i}" for i in range(people)],
+            "orders_count": rng.integers(1, 10, people),
+            "recency_days": rng.integers(1, 300, people),
+            "revenue_usd": spend * 2,
+            "revenue_last_365d_usd": spend,
+        }
+    )
+
+
+def test_headroom_is_published_only_where_it_ranks_realised_growth():
+    """Planted: next year's revenue is last year's plus a growth that a model's headroom sees
+    and the gap to the segment's median does not. Reversed, the same headroom must fail."""
+    from ml.data import Split
+    from ml.train import validate_headroom
+
+    rng = np.random.default_rng(0)
+    train, test = _buyers(rng, 3_000, date(2025, 1, 1)), _buyers(rng, 3_000, date(2026, 1, 1))
+    growth = rng.gamma(1.0, 200.0, len(test))
+    test["label_ltv_revenue_usd"] = test["revenue_last_365d_usd"] + growth
+    expected = test["revenue_last_365d_usd"].to_numpy()
+    split = Split(train, train.head(0), test, date(2026, 1, 1), (date(2025, 1, 1),))
+    seen = validate_headroom(split, expected + growth + rng.normal(0, 50, len(test)), expected, 365)
+    assert seen["credibly_better"] and seen["low"] > 0
+    assert seen["top_decile_growth_usd"] > seen["bottom_decile_growth_usd"]
+    reversed_ = validate_headroom(split, expected - growth + 1_000, expected, 365)
+    assert not reversed_["credibly_better"]
+
+
+def test_the_personal_interest_baseline_tells_viewers_from_the_rest():
+    from ml.baselines import personal_interest_cells
+
+    frame = pd.DataFrame(
+        {
+            "category": ["shoes"] * 3,
+            "primary_category": ["bags"] * 3,
+            "category_views_last_90d": [0, 3, 3],
+            "category_view_recency_days": [None, 2, 60],
+        }
+    )
+    cells = personal_interest_cells(frame, {})
+    assert cells.nunique() == 3  # never viewed, viewed lately, viewed a while ago
+    assert cells.str.startswith("shoes | bags").all()  # within the similar-customers cell
