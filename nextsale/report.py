@@ -8,6 +8,7 @@ also works part-way through a first run.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,24 +170,35 @@ def ltv_figures(scores: pd.DataFrame, artifacts_dir: Path) -> dict[str, str]:
             f"{_usd(total / max(ratios))} to {_usd(total / min(ratios))} (predicted over actual "
             f"revenue was {', '.join(f'{r:.2f}' for r in ratios)} at its test cutoffs)"
         )
-    with_headroom = buyers["ltv_headroom_usd"].fillna(0) > 0
-    figures |= {
-        "past buyers: expected LTV": _usd(buyers["expected_ltv_usd"].sum()),
-        "past buyers: headroom (potential - expected, never below 0)": (
+    figures["past buyers: expected LTV"] = _usd(buyers["expected_ltv_usd"].sum())
+    # headroom as scored comes from the published version: shown only if that version's
+    # headroom was tested against realised growth and passed
+    in_use = published_version(artifacts_dir, "potential_ltv")
+    manifest = (
+        json.loads((artifacts_dir / "models" / "potential_ltv" / in_use / "model.json").read_text())
+        if in_use
+        else {}
+    )
+    validation = (manifest.get("details") or {}).get("headroom")
+    if validation and manifest.get("gate", {}).get("passed"):
+        with_headroom = buyers["ltv_headroom_usd"].fillna(0) > 0
+        figures["past buyers: headroom (potential - expected, never below 0)"] = (
             f"{_usd(buyers['ltv_headroom_usd'].sum())} on {int(with_headroom.sum()):,} of "
             f"{len(buyers):,} past buyers"
-        ),
-    }
-    validation = ((latest_manifest(artifacts_dir, "potential_ltv") or {}).get("details") or {}).get(
-        "headroom"
-    )
-    if validation:
+        )
         figures["headroom, as tested"] = (
-            f"the top headroom decile grew its revenue by {_usd(validation['top_decile_growth_usd'])} "
-            f"a person against last period, the bottom decile by "
-            f"{_usd(validation['bottom_decile_growth_usd'])}; headroom ranks that growth with "
-            f"Spearman {validation['spearman_with_growth']:.2f}, the gap to the segment's median "
-            f"with {validation['baseline_spearman_with_growth']:.2f}"
+            f"the top headroom decile grew its revenue by "
+            f"{_usd(validation['top_decile_growth_usd'])} a person against last period, the "
+            f"bottom decile by {_usd(validation['bottom_decile_growth_usd'])}; headroom ranks "
+            f"that growth with Spearman {validation['spearman_with_growth']:.2f}, the gap to "
+            f"the segment's median with {validation['baseline_spearman_with_growth']:.2f}"
+        )
+    else:
+        latest = latest_manifest(artifacts_dir, "potential_ltv") or {}
+        figures["past buyers: headroom"] = (
+            "not shown: no published potential LTV version passed the test that headroom ranks "
+            "realised growth"
+            + (f" (latest: {'; '.join(latest['gate']['reasons'])})" if latest.get("gate") else "")
         )
     if len(prospects):
         figures["prospects (never bought)"] = (
@@ -303,18 +315,17 @@ def collect(settings: Settings) -> Report:
         if len(scores):
             report.ltv = ltv_figures(scores, settings.artifacts_dir)
             buyers = scores[scores["is_past_buyer"]]
-            report.headline |= {
-                "expected LTV, next 12 months": scores["expected_ltv_usd"].sum(),
-                "LTV headroom, past buyers": buyers["ltv_headroom_usd"].sum(),
-            }
+            report.headline["expected LTV, next 12 months"] = scores["expected_ltv_usd"].sum()
             report.ltv_charts = {
                 "Expected LTV per person": charts.histogram(
                     scores["expected_ltv_usd"], "expected LTV (USD)"
-                ),
-                "Headroom per past buyer (potential - expected, never below 0)": charts.histogram(
-                    buyers["ltv_headroom_usd"].dropna(), "headroom (USD)"
-                ),
+                )
             }
+            if "headroom, as tested" in report.ltv:  # a validated headroom is in use
+                report.headline["LTV headroom, past buyers"] = buyers["ltv_headroom_usd"].sum()
+                report.ltv_charts[
+                    "Headroom per past buyer (potential - expected, never below 0)"
+                ] = charts.histogram(buyers["ltv_headroom_usd"].dropna(), "headroom (USD)")
     if "activation.audience_members" in tables:
         audiences = warehouse.query(AUDIENCES_SQL)
         if "activation.audience_status" in tables:  # empty audiences too, and why
