@@ -87,6 +87,7 @@ def manifest(run: ModelRun) -> dict:
         "prediction_scale": model.prediction_scale if model else 1.0,
         "offset": list(model.offset) if model and model.offset else None,
         "value_if_converted": model.value_if_converted if model else None,
+        "peers": list(model.peers) if model and model.peers else None,
         "best_iteration": model.booster.num_boosted_rounds() if model else None,
         "xgboost_version": xgb.__version__,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -174,6 +175,7 @@ def load(artifacts_dir: Path, name: str, version: str | None = None) -> TrainedM
         prediction_scale=info["prediction_scale"],
         offset=tuple(info["offset"]) if info.get("offset") else None,
         value_if_converted=info.get("value_if_converted"),
+        peers=tuple(info["peers"]) if info.get("peers") else None,
         version=version,
     )
 

@@ -10,14 +10,18 @@ channel arms share what they have in common.
 It learns on the earlier campaigns and is judged on the latest complete one, which it never saw:
 targeting that campaign's people by predicted uplift (the mean over the offers of their channel,
 as the campaign sent one at random) against random targeting and against targeting by the
-propensity to buy when sent, by the Qini coefficient with bootstrap intervals. The gate
-publishes it when its Qini interval is above random (0) and its Qini is above propensity
-targeting's on the same people (the paired difference's estimate above 0, and its interval not
-wholly below): stricter than a tie, as a model that ranks no better than propensity has not
-earned the choice of offer. The paired interval itself is not required above 0: on one held-out
-campaign of a few thousand people it rarely is, even for a model that recovers a planted
-effect (docs/offers.md). A model held back because one campaign cannot show it is
-inconclusive, not broken (`credibly_worse` tells the two apart).
+propensity to buy when sent, by the Qini coefficient with bootstrap intervals. Rolling origin,
+as for the other models: up to two campaigns before the latest are judged the same way, each by
+a model learned on the campaigns before it, and the Qini difference with propensity targeting
+is averaged over the judged campaigns with a paired bootstrap interval by person (`ml.compare`).
+
+The gate publishes it when its Qini interval on the latest campaign is above random (0) and it
+credibly beats propensity targeting over the judged campaigns: the mean paired difference above
+0 with its whole 95 % interval above 0, the bar every other model meets against its baselines.
+A model that ranks no better than propensity has not earned the choice of offer: on the planted
+campaigns (docs/offers.md) the offers it picks yield no more true orders than the propensity
+model's picks. A model held back because the campaigns cannot show it is inconclusive, not
+broken (`credibly_worse`: Qini credibly below random, or the interval wholly below propensity's).
 
 Scoring (`best_offers`) picks, per person and reachable channel, the arm with the highest
 expected incremental margin over sending nothing:
@@ -40,9 +44,10 @@ import numpy as np
 import pandas as pd
 
 from ml import artifacts
+from ml.compare import Fold, compare
 from ml.data import feature_columns, feature_matrix
 from ml.train import data_hash
-from ml.uplift import CONTROL, UpliftModel, judge_targeting, qini_curve
+from ml.uplift import CONTROL, UpliftModel, judge_targeting, qini_coefficient, qini_curve
 from nextsale.warehouse import Warehouse, as_warehouse
 
 NAME = "offer_uplift"
@@ -53,6 +58,7 @@ CAMPAIGN_COLUMNS = ("campaign_id", "started_at", "send_id", "audience", "offer_t
                     "person_rank")  # fmt: skip
 MIN_CONVERSIONS = 30  # among the people sent, in training and in the test campaign
 MIN_HOLDOUT_CONVERSIONS = 10  # among the held-out, likewise
+ROLLING_CAMPAIGNS = 3  # judged: the latest campaign and up to two before it
 FREE_SHIPPING_COST_USD = 6.0  # what shipping an order costs the shop
 MESSAGE_COST_USD = {"email": 0.001, "sms": 0.015}  # per message sent
 # what best_offers adds to next_best_offers, besides offer_reason
@@ -149,9 +155,16 @@ class OfferRun:
     # against held back for want of evidence: one campaign of a few thousand people often
     # cannot tell a real Qini from 0
     credibly_worse: bool = False
+    # the Qini against propensity targeting's over the judged campaigns (Comparison.as_dict)
+    rolling: dict | None = None
 
     def qini(self, scorer: str) -> float:
         return next((r["qini"] for r in self.targeting if r["scorer"] == scorer), float("nan"))
+
+
+def _too_few_orders(frame: pd.DataFrame) -> bool:
+    sent, held = _counts(frame)
+    return sent < MIN_CONVERSIONS or held < MIN_HOLDOUT_CONVERSIONS
 
 
 def _counts(frame: pd.DataFrame) -> tuple[int, int]:
@@ -178,26 +191,38 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
         f"{name}: {sent} orders among the people sent and {held} among the held-out, below the "
         f"minimum {MIN_CONVERSIONS} and {MIN_HOLDOUT_CONVERSIONS}"
         for name, part in (("training campaigns", train), (f"test campaign {test_campaign}", test))
+        if _too_few_orders(part)
         for sent, held in [_counts(part)]
-        if sent < MIN_CONVERSIONS or held < MIN_HOLDOUT_CONVERSIONS
     ]
     run = OfferRun(
         None, features, False, short, test_campaign, campaigns[:-1], len(train), len(test)
     )
     if short:
         return run
-    x = feature_matrix(train, features, {})
-    model = UpliftModel("s", True, rounds=rounds, seed=seed, describe=describe_offer)
-    run.model = model.fit(x, train["arm"], train["label_converted"].to_numpy(dtype=float))
+    run.model, scores, treated, y = _judge_campaign(train, test, features, rounds, seed)
     x_test = feature_matrix(test, features, {})
-    treated = (test["arm"] != CONTROL).to_numpy()
-    y = test["label_converted"].to_numpy(dtype=float)
-    scores = campaign_scores(model, x_test, test["channel"].to_numpy())
+    model = run.model
     run.targeting = judge_targeting({**scores, "random": np.zeros(len(test))}, treated, y, 200)
     run.qini_curves = {
         name: [float(v) for v in qini_curve(score, treated, y, points=20)[1]]
         for name, score in scores.items()
     } | {"random": [0.0, float(qini_curve(scores["uplift"], treated, y)[1][-1])]}
+    folds, judged_campaigns = [_qini_fold(test, scores, treated, y)], [test_campaign]
+    for earlier in campaigns[-ROLLING_CAMPAIGNS:-1][::-1]:
+        before = campaigns[: campaigns.index(earlier)]
+        if not before:
+            continue  # the first campaign has nothing to learn from
+        learn = frame[frame["campaign_id"].isin(before)]
+        judged = frame[frame["campaign_id"] == earlier]
+        if _too_few_orders(learn) or _too_few_orders(judged):
+            continue
+        _, earlier_scores, earlier_treated, earlier_y = _judge_campaign(
+            learn, judged, features, rounds, seed
+        )
+        folds.append(_qini_fold(judged, earlier_scores, earlier_treated, earlier_y))
+        judged_campaigns.append(earlier)
+    rolling = compare(folds, "qini", True, seed=seed)["propensity"]
+    run.rolling = rolling.as_dict() | {"campaigns": judged_campaigns}
     held_rate = float(y[~treated].mean())
     run.arms = [
         {
@@ -210,31 +235,66 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
         for rows in [(test["arm"] == arm).to_numpy()]
         if rows.any()
     ]
-    run.passed, run.credibly_worse, run.reasons = offer_gate(run.targeting, test_campaign)
+    run.passed, run.credibly_worse, run.reasons = offer_gate(
+        run.targeting, test_campaign, run.rolling
+    )
     return run
 
 
-def offer_gate(targeting: list[dict], test_campaign: str) -> tuple[bool, bool, list[str]]:
-    """Passed, credibly worse, and why, from the held-out campaign's Qini rows (see the module
-    for the rule)."""
+def _judge_campaign(
+    train: pd.DataFrame, test: pd.DataFrame, features: list[str], rounds: int, seed: int
+) -> tuple[UpliftModel, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Learn on `train`'s campaigns; the test campaign's uplift and propensity scores, who was
+    sent and who ordered."""
+    x = feature_matrix(train, features, {})
+    model = UpliftModel("s", True, rounds=rounds, seed=seed, describe=describe_offer)
+    model.fit(x, train["arm"], train["label_converted"].to_numpy(dtype=float))
+    scores = campaign_scores(model, feature_matrix(test, features, {}), test["channel"].to_numpy())
+    treated = (test["arm"] != CONTROL).to_numpy()
+    return model, scores, treated, test["label_converted"].to_numpy(dtype=float)
+
+
+def _qini_fold(
+    test: pd.DataFrame, scores: dict[str, np.ndarray], treated: np.ndarray, y: np.ndarray
+) -> Fold:
+    """A judged campaign for `ml.compare`: its people, their Qini scorer, uplift ("model")
+    against propensity targeting."""
+    return Fold(
+        cutoff=pd.Timestamp(test["started_at"].iloc[0]).date(),
+        people=test["person_key"].to_numpy(),
+        score=lambda p, rows: qini_coefficient(p[rows], treated[rows], y[rows]),
+        predictions={"model": scores["uplift"], "propensity": scores["propensity"]},
+    )
+
+
+def offer_gate(
+    targeting: list[dict], test_campaign: str, rolling: dict | None = None
+) -> tuple[bool, bool, list[str]]:
+    """Passed, credibly worse, and why, from the latest campaign's Qini rows and, where earlier
+    campaigns were judged too, the mean difference with propensity targeting over all of them
+    (see the module for the rule)."""
     uplift = next(r for r in targeting if r["scorer"] == "uplift")
     propensity = next(r["qini"] for r in targeting if r["scorer"] == "propensity")
     beats_random = uplift["qini_ci"][0] > 0
     difference = uplift["qini"] - propensity
     low, high = uplift["qini_minus_propensity_ci"]
+    where = f"({propensity:.4f})"
+    if rolling and len(rolling["campaigns"]) > 1:
+        difference, low, high = rolling["difference"], rolling["low"], rolling["high"]
+        where = f"on average over {', '.join(rolling['campaigns'])}"
     not_worse = high >= 0
     versus = (
-        "above it" if difference > 0 and not_worse
+        "credibly above it" if difference > 0 and low > 0
         else "credibly below it" if not not_worse
-        else "not above it"
+        else "not credibly above it"
     )  # fmt: skip
     reasons = [
         f"Qini on {test_campaign} {uplift['qini']:.4f} [{uplift['qini_ci'][0]:.4f}, "
         f"{uplift['qini_ci'][1]:.4f}]: {'above' if beats_random else 'not above'} random (0)",
-        f"Qini minus propensity targeting's ({propensity:.4f}): {difference:+.4f} "
+        f"Qini minus propensity targeting's {where}: {difference:+.4f} "
         f"[{low:.4f}, {high:.4f}], {versus}",
     ]
-    passed = beats_random and difference > 0 and not_worse
+    passed = beats_random and difference > 0 and low > 0
     return passed, uplift["qini_ci"][1] < 0 or not not_worse, reasons
 
 
@@ -249,6 +309,7 @@ def save(
         "test_campaign": run.test_campaign, "train_campaigns": run.train_campaigns,
         "n_train": run.n_train, "n_test": run.n_test, "targeting": run.targeting,
         "arms": run.arms, "qini_curves": run.qini_curves, "features": run.features,
+        "rolling": run.rolling,
         "settings": run.model.settings() if run.model else None,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs_sha256": fingerprint,
@@ -271,7 +332,7 @@ def reuse(artifacts_dir: Path, fingerprint: str) -> tuple[str, OfferRun] | None:
     run = OfferRun(
         None, latest["features"], gate["passed"], gate["reasons"], latest["test_campaign"],
         latest["train_campaigns"], latest["n_train"], latest["n_test"], latest["targeting"],
-        latest["arms"], latest["qini_curves"], gate["credibly_worse"],
+        latest["arms"], latest["qini_curves"], gate["credibly_worse"], latest.get("rolling"),
     )  # fmt: skip
     return latest["version"], run
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml.data import read_snapshot
+from ml.data import read_calendar, read_snapshot
 from ml.explain import top_reasons
 from ml.offers import OFFER_COLUMNS, best_offers
 from ml.specs import SPECS
-from ml.train import TrainedModel
+from ml.train import TrainedModel, headroom
 from ml.uplift import UpliftModel
 from nextsale.warehouse import DuckDBWarehouse, Warehouse, as_warehouse
 
@@ -45,6 +45,7 @@ def customer_scores(
     potential_model = models.get("potential_ltv")
     potential = _on_eligible("potential_ltv", potential_model, people)
     prospect = people["orders_count"] <= 0
+    ltv_days = read_calendar(warehouse).horizon_days(SPECS["potential_ltv"])
     converted_value = potential_model.value_if_converted if potential_model else None
     scores = pd.DataFrame(
         {
@@ -60,8 +61,10 @@ def customer_scores(
             "upsell_propensity": _on_eligible("upsell", models.get("upsell"), people),
             "expected_ltv_usd": expected,
             "potential_ltv_usd": potential,
-            # past buyers only: the upside beyond what is expected; none for likely lapsers
-            "ltv_headroom_usd": (potential - expected).clip(lower=0),
+            # past buyers only: what similar customers reach beyond the person's spend today
+            "ltv_headroom_usd": pd.Series(
+                headroom(people, potential, ltv_days), people.index
+            ).where(potential.notna()),
             # prospects only, read beside purchase_propensity; never part of headroom
             "value_if_converted_usd": pd.Series(
                 np.nan if converted_value is None else converted_value, index=people.index

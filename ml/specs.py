@@ -15,7 +15,7 @@ from typing import Literal
 
 import pandas as pd
 
-Kind = Literal["classifier", "tweedie", "quantile", "survival"]
+Kind = Literal["classifier", "tweedie", "peer_quantile", "survival"]
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ SPECS: dict[str, ModelSpec] = {
             main_metric="roc_auc",
             higher_is_better=True,
             floor=("roc_auc", 0.6),
-            # RFM cells, and BG/NBD's P(at least one purchase day in the horizon)
-            baselines=("rfm", "bgnbd"),
+            # RFM cells, and BG/NBD's and Pareto/NBD's P(at least one purchase day in the horizon)
+            baselines=("rfm", "bgnbd", "pareto_nbd"),
             description="P(any paid order within the propensity horizon); churn risk = 1 - P "
             "for past buyers.",
         ),
@@ -113,7 +113,11 @@ SPECS: dict[str, ModelSpec] = {
             main_metric="normalized_gini",
             higher_is_better=True,
             floor=("normalized_gini", 0.2),
-            baselines=("last_period_spend", "bgnbd_gamma_gamma"),
+            baselines=(
+                "last_period_spend",
+                "bgnbd_gamma_gamma",
+                "pareto_nbd_gamma_gamma",
+            ),
             description="Paid revenue within the LTV horizon: zero-heavy, so a Tweedie "
             "objective (a point mass at zero and a skewed positive part in one likelihood). "
             "The trees correct the person's own run rate (revenue per 30 days as a customer), "
@@ -122,7 +126,7 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="potential_ltv",
-            kind="quantile",
+            kind="peer_quantile",
             snapshot="customer",
             label="label_ltv_revenue_usd",
             horizon="ltv",
@@ -130,14 +134,16 @@ SPECS: dict[str, ModelSpec] = {
             higher_is_better=False,
             floor=("coverage", 0.8),
             baselines=("rfm_cell_quantile",),
-            description="For past buyers: the 0.9 conditional quantile of revenue within the LTV "
-            "horizon, what the top tenth of customers with the same history and behaviour go on "
-            "to spend (an upper level that similar people reach, not a ceiling). Headroom = "
-            "potential - expected LTV, never below 0: people likely to lapse have none. Published "
-            "only if headroom also ranks realised growth (next horizon's revenue minus last "
-            "period's) better than the gap to the segment's median, with the interval above 0. "
-            "Prospects get no headroom: their value if converted is shown with their chance "
-            "of converting.",
+            description="For past buyers: what the top tenth of similar customers went on to "
+            "spend within the LTV horizon (an upper level that people like them did reach, not a "
+            "ceiling). Similar means in the same band of expected revenue, from trees fitted as "
+            "expected LTV's are; each band's 0.9 quantile of actual revenue is read on the "
+            "validation cutoff, which the trees did not fit. Headroom = potential - the person's "
+            "spend today (last period's, at the horizon's length), never below 0. Published only "
+            "if headroom also ranks realised growth (next horizon's revenue minus last period's) "
+            "better than the gap to the segment's median, with the interval above 0. Prospects "
+            "get no headroom: their value if converted is shown with their chance of converting.",
+            offset="revenue_per_30d_usd",
             eligible=past_buyers,
         ),
     ]

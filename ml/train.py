@@ -36,6 +36,8 @@ ROLLING_ORIGINS = 3  # test cutoffs a model is judged at, each with its own purg
 MAX_TRAIN_ROWS = 400_000  # a random sample beyond this: more rows of the same cutoffs add little
 BOOST_ROUNDS = 800
 EARLY_STOPPING_ROUNDS = 40
+PEER_BANDS = 20  # potential LTV: bands of similar customers by expected revenue
+PEER_MIN_ROWS = 50  # a band's upper quantile needs this many people to be more than noise
 BASE_PARAMS = {
     "tree_method": "hist",
     "max_depth": 5,
@@ -46,14 +48,16 @@ BASE_PARAMS = {
     "reg_lambda": 1.0,
     "max_cat_to_onehot": 1,
 }
+TWEEDIE = {
+    "objective": "reg:tweedie",
+    "tweedie_variance_power": 1.5,
+    "eval_metric": "tweedie-nloglik@1.5",
+}
 OBJECTIVES = {
     "classifier": {"objective": "binary:logistic", "eval_metric": "auc"},
-    "tweedie": {
-        "objective": "reg:tweedie",
-        "tweedie_variance_power": 1.5,
-        "eval_metric": "tweedie-nloglik@1.5",
-    },
-    "quantile": {"objective": "reg:quantileerror", "eval_metric": "quantile"},
+    "tweedie": TWEEDIE,
+    # potential LTV: trees of expected revenue place a person among similar customers
+    "peer_quantile": TWEEDIE,
     "survival": {
         "objective": "survival:aft",
         "aft_loss_distribution": "normal",
@@ -80,6 +84,9 @@ class TrainedModel:
     offset: tuple[str, float] | None = None
     # potential LTV only: what a prospect who converts has spent in the horizon (training mean)
     value_if_converted: float | None = None
+    # potential LTV only: bands of expected revenue (similar customers) and the level each
+    # band's upper tenth went on to reach; see `peer_levels`
+    peers: tuple[list[float], list[float]] | None = None
     version: str | None = None  # set once saved (ml.artifacts)
 
     def dmatrix(self, frame: pd.DataFrame) -> xgb.DMatrix:
@@ -99,9 +106,12 @@ class TrainedModel:
         slope, intercept = self.calibration or (1.0, 0.0)
         if self.kind == "classifier":
             return 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
-        if self.kind in ("tweedie", "survival"):
-            return np.exp(slope * margin + intercept) * self.prediction_scale
-        return margin * self.prediction_scale
+        value = np.exp(slope * margin + intercept)
+        if self.kind == "peer_quantile" and self.peers:
+            edges, levels = self.peers
+            reached = np.asarray(levels)[np.searchsorted(edges, value, side="right")]
+            value = np.maximum(value, reached)  # never below the person's own expectation
+        return value * self.prediction_scale
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
         """Per-feature contributions to the margin (TreeSHAP); the last column is the bias, and
@@ -263,8 +273,6 @@ def training_params(
     if spec.kind == "classifier":
         # imbalance: weight positives up while fitting; Platt scaling restores probabilities
         params["scale_pos_weight"] = (rows - max(positives, 1.0)) / max(positives, 1.0)
-    if spec.kind == "quantile":
-        params["quantile_alpha"] = spec.quantile
     return params
 
 
@@ -272,11 +280,14 @@ def calibrate(model: TrainedModel, validation: pd.DataFrame, spec: ModelSpec) ->
     """Platt scaling of a classifier's margin on the validation rows; for a revenue model, the
     total: its predictions scaled so they add up to the validation cutoff's actual revenue (a
     model fitted on earlier windows carries their level, which seasons and cohorts shift)."""
-    if spec.kind == "tweedie":
+    if spec.kind in ("tweedie", "peer_quantile"):
         predicted = float(np.exp(model.margin(validation).astype(float)).sum())
         actual = float(validation[spec.label].astype(float).sum())
         if predicted > 0 and actual > 0:
             model.calibration = (1.0, float(np.log(actual / predicted)))
+        if spec.kind == "peer_quantile" and len(validation):
+            revenue = validation[spec.label].to_numpy(dtype=float)
+            model.peers = peer_levels(model.predict(validation), revenue, spec.quantile)
         return
     if spec.kind != "classifier":
         return
@@ -287,6 +298,21 @@ def calibrate(model: TrainedModel, validation: pd.DataFrame, spec: ModelSpec) ->
         model.calibration = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
 
 
+def peer_levels(
+    expected: np.ndarray, revenue: np.ndarray, quantile: float
+) -> tuple[list[float], list[float]]:
+    """Potential LTV's table, from rows the trees did not fit (the validation cutoff): people
+    in bands of expected revenue (similar customers, as history, behaviour and demographics
+    place them) and the `quantile` of what each band went on to spend, an upper level that
+    similar people did reach. A band of higher expected revenue never gets a lower level."""
+    bands = int(np.clip(len(expected) // PEER_MIN_ROWS, 1, PEER_BANDS))
+    edges = np.unique(np.quantile(expected, np.linspace(0, 1, bands + 1)[1:-1]))
+    band = np.searchsorted(edges, expected, side="right")
+    levels = pd.Series(revenue).groupby(band).quantile(quantile)
+    levels = levels.reindex(range(len(edges) + 1)).ffill().bfill()
+    return edges.tolist(), np.maximum.accumulate(levels.to_numpy(dtype=float)).tolist()
+
+
 def score_predictions(
     spec: ModelSpec, frame: pd.DataFrame, prediction: np.ndarray, window_end: date
 ):
@@ -295,7 +321,7 @@ def score_predictions(
         return metrics.classification(y.astype(int).to_numpy(), prediction)
     if spec.kind == "tweedie":
         return metrics.regression(y.to_numpy(dtype=float), prediction)
-    if spec.kind == "quantile":
+    if spec.kind == "peer_quantile":
         return metrics.quantile(y.to_numpy(dtype=float), prediction, spec.quantile)
     lower, upper = survival_bounds(frame, spec, window_end)
     return metrics.survival(lower, np.isfinite(upper), prediction)
@@ -307,7 +333,12 @@ CELL_RULES = {  # baseline: the cells whose training rate it predicts
     "personal_category_interest": baselines.personal_interest_cells,
     "recent_family_next_tier": baselines.recent_family_cells,
 }
-REPEAT_BUYING = {"bgnbd": "purchase", "bgnbd_gamma_gamma": "revenue"}  # baseline: output
+REPEAT_BUYING = {  # baseline: (process, output)
+    "bgnbd": ("bgnbd", "purchase"),
+    "bgnbd_gamma_gamma": ("bgnbd", "revenue"),
+    "pareto_nbd": ("pareto_nbd", "purchase"),
+    "pareto_nbd_gamma_gamma": ("pareto_nbd", "revenue"),
+}
 
 
 def _baseline_predictions(
@@ -330,8 +361,9 @@ def _baseline_predictions(
             prediction = baselines.last_period_spend(split.test, horizon_days)
         elif name in REPEAT_BUYING:
             # fitted on the test cutoff's own history: it needs no labels, only the past
-            model = baselines.RepeatBuying().fit(split.test)
-            if REPEAT_BUYING[name] == "revenue":
+            process, output = REPEAT_BUYING[name]
+            model = baselines.RepeatBuying(process).fit(split.test)
+            if output == "revenue":
                 prediction = model.predict(split.test, horizon_days)
             else:
                 never = train[train["purchase_days"] <= 0][spec.label]
@@ -430,44 +462,58 @@ def judge(run: ModelRun) -> Gate:
     return Gate(passed=not reasons, reasons=reasons or [passed])
 
 
+def headroom(frame: pd.DataFrame, potential: np.ndarray, horizon_days: int) -> np.ndarray:
+    """A past buyer's headroom: what similar customers go on to reach (potential LTV) minus
+    what the person spends today (last period's spend at the horizon's length), never below 0.
+    Set against today's spend, as the segment view is, not against the expected LTV: a
+    marketer reads it as value the person could add."""
+    current = baselines.last_period_spend(frame, horizon_days)
+    return np.maximum(np.asarray(potential, dtype=float) - current, 0.0)
+
+
 def validate_headroom(
-    split: Split, potential: np.ndarray, expected: np.ndarray, horizon_days: int, seed: int = 0
+    split: Split, potential: np.ndarray, horizon_days: int, seed: int = 0
 ) -> dict[str, float | bool]:
-    """Does headroom mean something? On the latest test cutoff (the expected LTV model's own,
-    so neither saw its labels): realised growth is the horizon's revenue minus last period's
-    spend; headroom should rank it better than the gap to the segment's median (paired
-    bootstrap interval of the Spearman difference), and the top headroom decile should grow
-    more than the bottom one."""
+    """Does headroom mean something? On the latest test cutoff (the model never saw its
+    labels): realised growth is the horizon's revenue minus last period's spend; headroom
+    should rank it better than the gap to the segment's median (paired bootstrap interval of
+    the Spearman difference), and the top headroom decile should grow more than the bottom."""
     test = split.test
     growth = test["label_ltv_revenue_usd"].to_numpy(dtype=float) - baselines.last_period_spend(
         test, horizon_days
     )
-    headroom = np.maximum(potential - expected, 0)
-    ranks = pd.Series(headroom).rank(method="first").to_numpy()
-    decile = np.ceil(ranks * 10 / len(ranks)).astype(int)
+    room = headroom(test, potential, horizon_days)
+    gap = baselines.segment_median_gap(
+        pd.concat([split.train, split.validation]), test, horizon_days
+    )
     fold = Fold(
         cutoff=split.test_cutoff,
         people=test["component_id"].to_numpy(),
         score=lambda p, rows: float(spearmanr(p[rows], growth[rows]).statistic),
-        predictions={
-            "model": headroom,
-            "segment_median_gap": baselines.segment_median_gap(
-                pd.concat([split.train, split.validation]), test, horizon_days
-            ),
-        },
+        predictions={"model": room, "segment_median_gap": gap},
     )
     comparison = compare([fold], "spearman_with_growth", True, seed=seed)["segment_median_gap"]
+    top, bottom = _decile_means(room, growth)
+    gap_top, gap_bottom = _decile_means(gap, growth)
     return {
         "spearman_with_growth": comparison.model_mean,
         "baseline_spearman_with_growth": comparison.baseline_mean,
         "difference": comparison.difference,
         "low": comparison.low,
         "high": comparison.high,
-        "credibly_better": comparison.credibly_better
-        and bool(growth[decile == 10].mean() > growth[decile == 1].mean()),
-        "top_decile_growth_usd": float(growth[decile == 10].mean()),
-        "bottom_decile_growth_usd": float(growth[decile == 1].mean()),
+        "credibly_better": comparison.credibly_better and bool(top > bottom),
+        "top_decile_growth_usd": top,
+        "bottom_decile_growth_usd": bottom,
+        "baseline_top_decile_growth_usd": gap_top,
+        "baseline_bottom_decile_growth_usd": gap_bottom,
     }
+
+
+def _decile_means(score: np.ndarray, value: np.ndarray) -> tuple[float, float]:
+    """The mean `value` in the top and the bottom decile of `score` (ties split by order)."""
+    ranks = pd.Series(score).rank(method="first").to_numpy()
+    decile = np.ceil(ranks * 10 / len(ranks)).astype(int)
+    return float(value[decile == 10].mean()), float(value[decile == 1].mean())
 
 
 def value_if_converted(frame: pd.DataFrame, spec: ModelSpec, split: Split) -> float | None:
@@ -527,13 +573,11 @@ def train_and_evaluate(
     seed: int = 0,
     purge_days: int | None = None,
     prediction_scale: float = 1.0,
-    expected_ltv: TrainedModel | None = None,
 ) -> ModelRun:
     """The whole path for one model on one snapshot frame (see the module docstring).
 
     `purge_days` and `prediction_scale` serve data sets too short to train on the full horizon
     (CDNOW's 39-week holdout): labels of a shorter window, scaled to the horizon.
-    `expected_ltv` lets potential LTV check that headroom is rarely negative.
     """
     horizon = calendar.horizon_days(spec)
     if labelled(frame, spec).empty:
@@ -608,10 +652,8 @@ def train_and_evaluate(
         churned = (~y.astype(bool)).to_numpy()[buyers]
         run.details["churn_risk"] = metrics.classification(churned, 1 - prediction[buyers])
         run.details["churn_risk_rfm"] = metrics.classification(churned, 1 - rfm[buyers])
-    if expected_ltv is not None:
-        run.details["headroom"] = validate_headroom(
-            split, prediction, expected_ltv.predict(split.test), horizon, seed
-        )
+    if spec.kind == "peer_quantile":
+        run.details["headroom"] = validate_headroom(split, prediction, horizon, seed)
         value = value_if_converted(frame, spec, split)
         model.value_if_converted = value * prediction_scale if value is not None else None
     run.gate = judge(run)

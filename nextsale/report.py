@@ -182,7 +182,7 @@ def ltv_figures(scores: pd.DataFrame, artifacts_dir: Path) -> dict[str, str]:
     validation = (manifest.get("details") or {}).get("headroom")
     if validation and manifest.get("gate", {}).get("passed"):
         with_headroom = buyers["ltv_headroom_usd"].fillna(0) > 0
-        figures["past buyers: headroom (potential - expected, never below 0)"] = (
+        figures["past buyers: headroom (potential - spend today, never below 0)"] = (
             f"{_usd(buyers['ltv_headroom_usd'].sum())} on {int(with_headroom.sum()):,} of "
             f"{len(buyers):,} past buyers"
         )
@@ -324,7 +324,7 @@ def collect(settings: Settings) -> Report:
             if "headroom, as tested" in report.ltv:  # a validated headroom is in use
                 report.headline["LTV headroom, past buyers"] = buyers["ltv_headroom_usd"].sum()
                 report.ltv_charts[
-                    "Headroom per past buyer (potential - expected, never below 0)"
+                    "Headroom per past buyer (potential - spend today, never below 0)"
                 ] = charts.histogram(buyers["ltv_headroom_usd"].dropna(), "headroom (USD)")
     if "activation.audience_members" in tables:
         audiences = warehouse.query(AUDIENCES_SQL)

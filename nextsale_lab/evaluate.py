@@ -176,7 +176,7 @@ def judge_dataset(
         prepared.ltv_frame,
     )
     name = dataset.name
-    runs, expected = [], None
+    runs = []
     for spec in SPECS.values():
         progress(f"[{name}] {spec.name}")
         frame = ltv_frame if spec.horizon == "ltv" else frames[spec.snapshot]
@@ -187,10 +187,7 @@ def judge_dataset(
             calendar,
             purge_days=dataset.ltv_train_horizon_days if spec.horizon == "ltv" else None,
             prediction_scale=scale if spec.horizon == "ltv" else 1.0,
-            expected_ltv=expected if spec.name == "potential_ltv" else None,
         )
-        if spec.name == "expected_ltv":
-            expected = run.model
         runs.append(run)
     return dataset, runs
 
@@ -209,7 +206,28 @@ def comparisons(run: ModelRun) -> list[tuple[str, list[dict], dict[str, list[dic
         out.append(
             ("churn_risk", [run.details["churn_risk"]], {"rfm": [run.details["churn_risk_rfm"]]})
         )
+    if "headroom" in run.details:  # judged on the latest cutoff against realised growth
+        found = run.details["headroom"]
+        keys = ("spearman_with_growth", "top_decile_growth_usd", "bottom_decile_growth_usd")
+        out.append(
+            (
+                "headroom",
+                [{key: found[key] for key in keys}],
+                {"segment_median_gap": [{key: found[f"baseline_{key}"] for key in keys}]},
+            )
+        )
     return out
+
+
+def _main_interval(run: ModelRun, model: str, metric: str, baseline: str) -> dict | None:
+    """The paired interval behind a gate decision, if this (model, metric, baseline) has one:
+    the model's main metric against a baseline, or headroom's ranking of realised growth."""
+    if model == "headroom" and metric == "spearman_with_growth":
+        return run.details["headroom"]
+    comparison = run.comparisons.get(baseline)
+    if model == run.spec.name and metric == run.spec.main_metric and comparison:
+        return comparison.as_dict()
+    return None
 
 
 def _mean(values: list[dict], metric: str) -> float:
@@ -249,13 +267,13 @@ def records(dataset: str, runs: list[ModelRun]) -> list[dict]:
                         "mean": round(_mean(values, metric), 4),
                         "baseline_mean": round(_mean(baseline_values, metric), 4),
                     }
-                    comparison = run.comparisons.get(baseline)
-                    if model == run.spec.name and metric == run.spec.main_metric and comparison:
+                    found = _main_interval(run, model, metric, baseline)
+                    if found:
                         record |= {
-                            "difference": round(comparison.difference, 4),
-                            "difference_low": round(comparison.low, 4),
-                            "difference_high": round(comparison.high, 4),
-                            "credibly_better": comparison.credibly_better,
+                            "difference": round(found["difference"], 4),
+                            "difference_low": round(found["low"], 4),
+                            "difference_high": round(found["high"], 4),
+                            "credibly_better": found["credibly_better"],
                         }
                     out.append(record)
     return out
@@ -264,14 +282,20 @@ def records(dataset: str, runs: list[ModelRun]) -> list[dict]:
 HEADLINE_METRICS = {
     "classifier": ("roc_auc", "pr_auc", "top_decile_lift", "brier"),
     "tweedie": ("spearman", "normalized_gini", "decile_error", "total_ratio"),
-    "quantile": ("pinball_loss", "coverage"),
+    "peer_quantile": (
+        "pinball_loss",
+        "coverage",
+        "spearman_with_growth",
+        "top_decile_growth_usd",
+        "bottom_decile_growth_usd",
+    ),
     "survival": ("c_index",),
 }
 
 
-def _interval(run: ModelRun, baseline: str) -> str:
-    c = run.comparisons.get(baseline)
-    return f"{c.difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}]" if c else ""
+def _interval(run: ModelRun, model: str, metric: str, baseline: str) -> str:
+    c = _main_interval(run, model, metric, baseline)
+    return f"{c['difference']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" if c else ""
 
 
 def table(dataset: DatasetPlan, runs: list[ModelRun]) -> str:
@@ -316,7 +340,7 @@ def table(dataset: DatasetPlan, runs: list[ModelRun]) -> str:
                         f"{run.n_train:,} / {run.n_test:,} | {'**' + metric + '**' if main else metric} | "
                         f"{_mean(values, metric):.3f} | {baseline} | "
                         f"{_mean(baseline_values, metric):.3f} | "
-                        f"{_interval(run, baseline) if main else ''} | {per_cutoff} |"
+                        f"{_interval(run, model, metric, baseline)} | {per_cutoff} |"
                     )
     return "\n".join([*lines, "", *verdicts])
 
@@ -341,7 +365,8 @@ def headline(results: list[tuple[DatasetPlan, list[ModelRun]]]) -> str:
             lines.append(
                 f"| {dataset.name} | {run.spec.name} | {run.spec.main_metric} | "
                 f"{len(run.folds)} | {comparison.model_mean:.3f} | {best[0]} | {best[1]:.3f} | "
-                f"{_interval(run, best[0])} | {'yes' if run.gate.passed else 'no'} |"
+                f"{_interval(run, run.spec.name, run.spec.main_metric, best[0])} | "
+                f"{'yes' if run.gate.passed else 'no'} |"
             )
     return "\n".join(lines)
 

@@ -230,16 +230,14 @@ def test_upsell_offers_are_a_higher_tier_of_a_family_the_customer_owns(warehouse
     assert wrong == 0
 
 
-@pytest.mark.skipif(not DEFAULT_SOURCE.is_dir(), reason="no shared data sets")
-def test_bgnbd_reproduces_the_published_cdnow_fit():
-    """Fader, Hardie & Lee (2005): r 0.243, alpha 4.414, a 0.793, b 2.426 on the CDNOW sample,
-    39-week calibration, purchase days as transactions. The features come in as the snapshot
-    columns the pipeline computes (days since first and last purchase at the cutoff)."""
+def _cdnow_histories() -> pd.DataFrame:
+    """The CDNOW sample's 39-week calibration period as the snapshot columns the pipeline
+    computes (days since first and last purchase at the cutoff), purchase days as transactions."""
     raw = pd.read_csv(DEFAULT_SOURCE / "cdnow" / "cdnow_sample.csv.gz")
     raw["day"] = pd.to_datetime(raw["date"].astype(str))
     cutoff = pd.Timestamp("1997-10-01")
     days = raw[raw["day"] < cutoff].groupby("customer_id")["day"]
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "purchase_days": days.nunique(),
             "first_order_days_ago": (cutoff - days.min()).dt.days,
@@ -247,10 +245,54 @@ def test_bgnbd_reproduces_the_published_cdnow_fit():
             "revenue_usd": raw[raw["day"] < cutoff].groupby("customer_id")["dollar_value"].sum(),
         }
     )
-    fitted = RepeatBuying().fit(frame).parameters
-    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+@pytest.mark.skipif(not DEFAULT_SOURCE.is_dir(), reason="no shared data sets")
+@pytest.mark.parametrize(
+    ("process", "published"),
+    [
+        # Fader, Hardie & Lee (2005), "Counting your customers the easy way"
+        ("bgnbd", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
+        # Fader, Hardie & Lee (2005), "RFM and CLV: using iso-value curves"
+        ("pareto_nbd", {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}),
+    ],
+)
+def test_repeat_buying_reproduces_the_published_cdnow_fit(process, published):
+    fitted = RepeatBuying(process).fit(_cdnow_histories()).parameters
     for name, value in published.items():
         assert fitted[name] == pytest.approx(value, abs=0.02), name
+
+
+@pytest.mark.skipif(not DEFAULT_SOURCE.is_dir(), reason="no shared data sets")
+def test_pareto_nbd_predicts_what_pymc_marketing_predicts_with_the_same_parameters():
+    """Our scipy Pareto/NBD against pymc-marketing's ParetoNBDModel given the same posterior
+    point: P(alive), expected purchases and P(no purchase) over 39 weeks, per person."""
+    import arviz as az
+    from pymc_marketing.clv import ParetoNBDModel
+
+    from ml.baselines import ParetoNbd, btyd_summary
+
+    summary = btyd_summary(_cdnow_histories())
+    ours = ParetoNbd().fit(summary)
+    theirs = ParetoNBDModel(data=summary[["customer_id", "frequency", "recency", "T"]])
+    theirs.build_model()
+    theirs.idata = az.from_dict(posterior={k: np.array([[v]]) for k, v in ours.parameters.items()})
+    pairs = {
+        "alive": (
+            ours.expected_probability_alive(summary),
+            theirs.expected_probability_alive(data=summary),
+        ),
+        "purchases": (
+            ours.expected_purchases(summary, 39.0),
+            theirs.expected_purchases(data=summary, future_t=39.0),
+        ),
+        "no purchase": (
+            ours.expected_probability_no_purchase(39.0, summary),
+            theirs.expected_purchase_probability(data=summary, n_purchases=0, future_t=39.0),
+        ),
+    }
+    for name, (mine, reference) in pairs.items():
+        np.testing.assert_allclose(mine, np.asarray(reference).ravel(), rtol=1e-8, err_msg=name)
 
 
 @pytest.mark.skipif(not DEFAULT_SOURCE.is_dir(), reason="no shared data sets")
@@ -278,13 +320,17 @@ def test_evaluate_on_the_cdnow_sample_reports_each_model_beside_its_baselines(tm
     ltv = [r for r in records if r["model"] == "expected_ltv"]
     # the classic split: 39 weeks of calibration, 39 weeks of holdout
     assert {(r["cutoff"], r["horizon_days"]) for r in ltv} == {("1997-10-01", 273)}
-    assert {r["baseline"] for r in ltv} == {"last_period_spend", "bgnbd_gamma_gamma"}
+    assert {r["baseline"] for r in ltv} == {
+        "last_period_spend",
+        "bgnbd_gamma_gamma",
+        "pareto_nbd_gamma_gamma",
+    }
     # rolling origin: every record carries its test cutoffs and values, the main metric's
     # records the paired interval of the mean difference
     gini = [r for r in ltv if r["metric"] == "normalized_gini"]
     assert all(r["difference_low"] <= r["difference"] <= r["difference_high"] for r in gini)
     propensity = [r for r in records if r["model"] == "purchase_propensity"]
-    assert {r["baseline"] for r in propensity} == {"rfm", "bgnbd"}
+    assert {r["baseline"] for r in propensity} == {"rfm", "bgnbd", "pareto_nbd"}
     assert all(len(r["cutoffs"]) == len(r["values_per_cutoff"]) >= 2 for r in propensity)
     assert {r["dataset"] for r in records} == {"cdnow"}
 
@@ -328,10 +374,10 @@ def test_headroom_is_published_only_where_it_ranks_realised_growth():
     test["label_ltv_revenue_usd"] = test["revenue_last_365d_usd"] + growth
     expected = test["revenue_last_365d_usd"].to_numpy()
     split = Split(train, train.head(0), test, date(2026, 1, 1), (date(2025, 1, 1),))
-    seen = validate_headroom(split, expected + growth + rng.normal(0, 50, len(test)), expected, 365)
+    seen = validate_headroom(split, expected + growth + rng.normal(0, 50, len(test)), 365)
     assert seen["credibly_better"] and seen["low"] > 0
     assert seen["top_decile_growth_usd"] > seen["bottom_decile_growth_usd"]
-    reversed_ = validate_headroom(split, expected - growth + 1_000, expected, 365)
+    reversed_ = validate_headroom(split, expected - growth + 1_000, 365)
     assert not reversed_["credibly_better"]
 
 
@@ -349,3 +395,20 @@ def test_the_personal_interest_baseline_tells_viewers_from_the_rest():
     cells = personal_interest_cells(frame, {})
     assert cells.nunique() == 3  # never viewed, viewed lately, viewed a while ago
     assert cells.str.startswith("shoes | bags").all()  # within the similar-customers cell
+
+
+def test_potential_is_the_level_the_upper_tenth_of_similar_customers_reached():
+    from ml.train import peer_levels
+
+    rng = np.random.default_rng(1)
+    expected = rng.uniform(10, 1_000, 20_000)
+    revenue = expected * rng.gamma(2.0, 0.5, len(expected))  # mean = expected, spread around it
+    edges, levels = peer_levels(expected, revenue, 0.9)
+    assert len(levels) == len(edges) + 1 == 20
+    assert np.all(np.diff(levels) >= 0)  # a band of higher expectation never reaches lower
+    band = np.searchsorted(edges, expected, side="right")
+    reached = (revenue <= np.asarray(levels)[band]).mean()
+    assert 0.88 < reached < 0.92
+    # too few people for 20 bands of 50: fewer, wider bands
+    edges, levels = peer_levels(expected[:120], revenue[:120], 0.9)
+    assert len(levels) == 2

@@ -81,6 +81,9 @@ def test_the_model_recovers_who_a_discount_and_sms_work_on(planted, planted_run)
 
 def test_the_gate_judges_on_the_latest_campaign_against_random_and_propensity(planted_run):
     assert planted_run.test_campaign == "C3" and planted_run.train_campaigns == ["C0", "C1", "C2"]
+    # rolling: C2 and C1 judged too, each by a model learned on the campaigns before it
+    assert planted_run.rolling["campaigns"] == ["C3", "C2", "C1"]
+    assert len(planted_run.rolling["model_values"]) == 3
     scorers = {r["scorer"] for r in planted_run.targeting}
     assert scorers == {"uplift", "propensity", "random"}
     assert "above random" in planted_run.reasons[0]
@@ -121,9 +124,18 @@ def test_a_tie_with_propensity_targeting_is_not_enough_to_publish():
     # the case: above random, below propensity targeting's, the paired interval about 0
     passed, worse, reasons = offers.offer_gate(qini_rows(0.0063, 0.0087, (-0.006, 0.002)), "C9")
     assert not passed and not worse
-    assert reasons[1].endswith("-0.0024 [-0.0060, 0.0020], not above it")
+    assert reasons[1].endswith("-0.0024 [-0.0060, 0.0020], not credibly above it")
+    # ahead, but the interval reaches below 0: still a tie
     passed, worse, _ = offers.offer_gate(qini_rows(0.0068, 0.0058, (-0.0014, 0.0038)), "C9")
+    assert not passed and not worse
+    passed, worse, _ = offers.offer_gate(qini_rows(0.0098, 0.0058, (0.0004, 0.0078)), "C9")
     assert passed and not worse
+    # over several campaigns the mean difference and its interval decide
+    rolling = {"campaigns": ["C9", "C8", "C7"], "difference": 0.001, "low": 0.0002, "high": 0.002}
+    passed, _, reasons = offers.offer_gate(
+        qini_rows(0.0063, 0.0087, (-0.006, 0.002)), "C9", rolling
+    )
+    assert passed and "on average over C9, C8, C7: +0.0010 [0.0002, 0.0020]" in reasons[1]
     passed, worse, reasons = offers.offer_gate(qini_rows(0.0063, 0.0187, (-0.02, -0.004)), "C9")
     assert not passed and worse and reasons[1].endswith("credibly below it")
 

@@ -49,9 +49,8 @@ def reported(activation_run, pipeline_settings, tmp_path_factory) -> tuple[Setti
     warehouse = settings.warehouse()
     calendar = read_calendar(warehouse)
     for spec in SPECS.values():
-        expected = artifacts.load(settings.artifacts_dir, "expected_ltv")
         frame = read_snapshot(warehouse, spec.snapshot, "training")
-        run = train_and_evaluate(spec, frame, calendar, expected_ltv=expected)
+        run = train_and_evaluate(spec, frame, calendar)
         artifacts.save(run, settings.artifacts_dir)
     outcomes = warehouse.query("select * from marts.campaign_outcomes where is_window_complete")
     write_table(warehouse, "campaign_lift", lift_table(outcomes, rounds=100))

@@ -111,6 +111,24 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
                 for r in run.targeting
             ),
             "",
+            *(
+                [
+                    "",
+                    f"Qini minus propensity targeting's, over {', '.join(run.rolling['campaigns'])} "
+                    "(each judged by a model learned on the campaigns before it): per campaign "
+                    + ", ".join(
+                        f"{m - b:+.4f}"
+                        for m, b in zip(
+                            run.rolling["model_values"], run.rolling["baseline_values"], strict=True
+                        )
+                    )
+                    + f"; mean {run.rolling['difference']:+.4f} [{run.rolling['low']:+.4f}, "
+                    f"{run.rolling['high']:+.4f}].",
+                ]
+                if run.rolling
+                else []
+            ),
+            "",
             charts.markdown_image("Qini curves", charts.qini_chart(run.qini_curves)),
             "",
             "| offer | sent | predicted uplift | measured uplift |",
@@ -130,7 +148,8 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
     kinds={"xgboost", "python"},
     description="Who is persuadable by which offer on which channel: an S-learner over past "
     "campaigns' sends and holdouts, learned on the earlier campaigns and judged by Qini on the "
-    "latest against random and propensity targeting. next_best_offers picks with it.",
+    "latest against random, and on up to three latest campaigns against propensity targeting. "
+    "next_best_offers picks with it.",
     check_specs=[
         dg.AssetCheckSpec(
             OFFER_GATE,
@@ -164,6 +183,11 @@ def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
         "n_test": run.n_test,
     }
     metadata |= {f"qini/{r['scorer']}": rounded(r["qini"]) for r in run.targeting}
+    if run.rolling:  # uplift minus propensity targeting over the judged campaigns
+        metadata |= {
+            f"vs/propensity/{key}": rounded(run.rolling[key])
+            for key in ("difference", "low", "high")
+        } | {"judged_campaigns": ", ".join(run.rolling["campaigns"])}
     yield dg.MaterializeResult(metadata=metadata)
     yield dg.AssetCheckResult(
         check_name=OFFER_GATE,

@@ -118,8 +118,6 @@ def model_description(spec: ModelSpec, artifacts_dir: Path | None) -> str:
 
 def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.AssetsDefinition:
     deps = [SNAPSHOTS[spec.snapshot]]
-    if spec.name == "potential_ltv":
-        deps.append(model_key("expected_ltv"))  # headroom is measured against it
 
     @dg.asset(
         name=spec.name,
@@ -145,12 +143,7 @@ def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.
         tables = warehouse.client()
         frame = read_snapshot(tables, spec.snapshot, "training")
         calendar = read_calendar(tables)
-        expected = None
-        if spec.name == "potential_ltv":
-            expected = artifacts.load(warehouse.artifacts, "expected_ltv")
-        fingerprint = artifacts.inputs_fingerprint(
-            frame, calendar=calendar, expected_ltv=expected.version if expected else None
-        )
+        fingerprint = artifacts.inputs_fingerprint(frame, calendar=calendar)
         saved = artifacts.reuse(warehouse.artifacts, spec.name, fingerprint)
         trained = saved is None
         if not trained:
@@ -159,7 +152,7 @@ def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.
                 f"{saved.version}; not trained again"
             )
         else:
-            run = train_and_evaluate(spec, frame, calendar, expected_ltv=expected)
+            run = train_and_evaluate(spec, frame, calendar)
             saved = artifacts.save(run, warehouse.artifacts, fingerprint)
             context.log.info(f"{spec.name} {saved.version}: {'; '.join(run.gate.reasons)}")
         manifest = saved.manifest
