@@ -106,6 +106,8 @@ class TrainedModel:
         slope, intercept = self.calibration or (1.0, 0.0)
         if self.kind == "classifier":
             return 1.0 / (1.0 + np.exp(-(slope * margin + intercept)))
+        if self.kind == "quantile":  # potential LTV saved before it became peer_quantile
+            return margin * self.prediction_scale
         value = np.exp(slope * margin + intercept)
         if self.kind == "peer_quantile" and self.peers:
             edges, levels = self.peers

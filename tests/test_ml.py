@@ -412,3 +412,23 @@ def test_potential_is_the_level_the_upper_tenth_of_similar_customers_reached():
     # too few people for 20 bands of 50: fewer, wider bands
     edges, levels = peer_levels(expected[:120], revenue[:120], 0.9)
     assert len(levels) == 2
+
+
+def test_a_potential_ltv_version_saved_before_peer_bands_still_predicts_its_quantile():
+    """Published versions of the old kind ("quantile": the booster's margin is the revenue
+    quantile) keep scoring as they did until a new version passes its gate."""
+    import xgboost as xgb
+
+    from ml.train import TrainedModel
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"spend": rng.gamma(2.0, 100.0, 500)})
+    revenue = frame["spend"].to_numpy() * rng.uniform(0.5, 1.5, 500)
+    booster = xgb.train(
+        {"objective": "reg:quantileerror", "quantile_alpha": 0.9, "max_depth": 2},
+        xgb.DMatrix(frame, label=revenue),
+        num_boost_round=20,
+    )
+    old = TrainedModel("potential_ltv", "quantile", booster, ["spend"], {}, prediction_scale=2.0)
+    margin = booster.predict(xgb.DMatrix(frame), output_margin=True)
+    np.testing.assert_allclose(old.predict(frame), margin * 2.0, rtol=1e-6)
