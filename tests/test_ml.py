@@ -215,6 +215,26 @@ def test_scoring_gives_one_row_per_customer(warehouse, people, calendar):
     write_table(warehouse, "next_best_offers", offers)
 
 
+def test_headroom_is_scored_for_past_buyers_as_potential_minus_spend_today(
+    warehouse, people, calendar
+):
+    from ml.baselines import last_period_spend
+
+    model = train_and_evaluate(SPECS["potential_ltv"], people, calendar).model
+    scores = customer_scores(warehouse, {"potential_ltv": model})
+    snapshot = read_snapshot(warehouse, "customer", "scoring").set_index("customer_key")
+    buyers = (snapshot["orders_count"] > 0).reindex(scores["customer_key"]).to_numpy()
+    assert scores.loc[buyers, "potential_ltv_usd"].notna().all()
+    assert scores.loc[~buyers, ["potential_ltv_usd", "ltv_headroom_usd"]].isna().all().all()
+    today = last_period_spend(
+        snapshot.loc[scores.loc[buyers, "customer_key"]], calendar.ltv_horizon_days
+    )
+    expected = np.maximum(scores.loc[buyers, "potential_ltv_usd"].to_numpy() - today, 0)
+    np.testing.assert_allclose(scores.loc[buyers, "ltv_headroom_usd"], expected, rtol=1e-9)
+    # the value if converted goes to prospects alone, one figure for them all
+    assert scores.loc[buyers, "value_if_converted_usd"].isna().all()
+
+
 def test_upsell_offers_are_a_higher_tier_of_a_family_the_customer_owns(warehouse):
     write_table(warehouse, "next_best_offers", next_best_offers(warehouse, None, None))
     with duckdb.connect(str(warehouse), read_only=True) as con:
