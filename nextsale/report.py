@@ -143,7 +143,7 @@ select
     coalesce(c.frequency, 0) > 0 as is_past_buyer
 from scores.customer_scores as x
 left join marts.customer_360 as c on c.customer_key = x.customer_key
-where x.expected_ltv_usd is not null
+where x.expected_ltv_usd is not null or x.potential_ltv_usd is not null
 """
 
 
@@ -156,21 +156,28 @@ def ltv_figures(scores: pd.DataFrame, artifacts_dir: Path) -> dict[str, str]:
     range its test cutoffs' errors give, past buyers' headroom and how it was validated, and
     prospects apart (their value if converted beside their chance to buy, never headroom)."""
     buyers, prospects = scores[scores["is_past_buyer"]], scores[~scores["is_past_buyer"]]
-    total = float(scores["expected_ltv_usd"].sum())
-    figures = {"people scored": f"{len(scores):,}", "expected LTV, everyone": _usd(total)}
-    expected = latest_manifest(artifacts_dir, "expected_ltv") or {}
-    ratios = [
-        f["metrics"]["total_ratio"]
-        for f in expected.get("folds", [])
-        if (f["metrics"].get("total_ratio") or 0) > 0
-    ]
-    if ratios:
-        # predicted / actual was in [lo, hi] when tested, so actual = predicted / ratio
-        figures["expected LTV, the range its test cutoffs' errors give"] = (
-            f"{_usd(total / max(ratios))} to {_usd(total / min(ratios))} (predicted over actual "
-            f"revenue was {', '.join(f'{r:.2f}' for r in ratios)} at its test cutoffs)"
+    figures = {"people scored": f"{len(scores):,}"}
+    if scores["expected_ltv_usd"].notna().any():
+        total = float(scores["expected_ltv_usd"].sum())
+        figures["expected LTV, everyone"] = _usd(total)
+        expected = latest_manifest(artifacts_dir, "expected_ltv") or {}
+        ratios = [
+            f["metrics"]["total_ratio"]
+            for f in expected.get("folds", [])
+            if (f["metrics"].get("total_ratio") or 0) > 0
+        ]
+        if ratios:
+            # predicted / actual was in [lo, hi] when tested, so actual = predicted / ratio
+            figures["expected LTV, the range its test cutoffs' errors give"] = (
+                f"{_usd(total / max(ratios))} to {_usd(total / min(ratios))} (predicted over "
+                f"actual revenue was {', '.join(f'{r:.2f}' for r in ratios)} at its test cutoffs)"
+            )
+        figures["past buyers: expected LTV"] = _usd(buyers["expected_ltv_usd"].sum())
+    else:
+        latest = latest_manifest(artifacts_dir, "expected_ltv") or {}
+        figures["expected LTV"] = "not shown: no expected LTV version has been published" + (
+            f" (latest: {'; '.join(latest['gate']['reasons'])})" if latest.get("gate") else ""
         )
-    figures["past buyers: expected LTV"] = _usd(buyers["expected_ltv_usd"].sum())
     # headroom as scored comes from the published version: shown only if that version's
     # headroom was tested against realised growth and passed
     in_use = published_version(artifacts_dir, "potential_ltv")
@@ -214,9 +221,10 @@ def ltv_figures(scores: pd.DataFrame, artifacts_dir: Path) -> dict[str, str]:
             if prospects["value_if_converted_usd"].notna().any()
             else None
         )
-        figures["prospects: expected LTV (chance-weighted, in the total above)"] = _usd(
-            prospects["expected_ltv_usd"].sum()
-        )
+        if prospects["expected_ltv_usd"].notna().any():
+            figures["prospects: expected LTV (chance-weighted, in the total above)"] = _usd(
+                prospects["expected_ltv_usd"].sum()
+            )
     return figures
 
 
@@ -315,12 +323,11 @@ def collect(settings: Settings) -> Report:
         if len(scores):
             report.ltv = ltv_figures(scores, settings.artifacts_dir)
             buyers = scores[scores["is_past_buyer"]]
-            report.headline["expected LTV, next 12 months"] = scores["expected_ltv_usd"].sum()
-            report.ltv_charts = {
-                "Expected LTV per person": charts.histogram(
-                    scores["expected_ltv_usd"], "expected LTV (USD)"
+            if scores["expected_ltv_usd"].notna().any():
+                report.headline["expected LTV, next 12 months"] = scores["expected_ltv_usd"].sum()
+                report.ltv_charts["Expected LTV per person"] = charts.histogram(
+                    scores["expected_ltv_usd"].dropna(), "expected LTV (USD)"
                 )
-            }
             if "headroom, as tested" in report.ltv:  # a validated headroom is in use
                 report.headline["LTV headroom, past buyers"] = buyers["ltv_headroom_usd"].sum()
                 report.ltv_charts[

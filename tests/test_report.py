@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -132,3 +133,24 @@ def test_report_without_a_warehouse_says_what_to_do(tmp_path):
     result = CliRunner().invoke(main, ["report"], env=cli_env(settings))
     assert result.exit_code != 0
     assert "make demo" in result.output and "NEXTSALE_DUCKDB_PATH" in result.output
+
+
+def test_ltv_figures_say_which_model_is_missing_instead_of_summing_nulls(tmp_path):
+    """Headroom no longer needs expected LTV: with only potential LTV scored, the section says
+    that expected LTV is not published rather than showing a $0 total."""
+    from nextsale.report import ltv_figures
+
+    scores = pd.DataFrame(
+        {
+            "expected_ltv_usd": [None, None],
+            "potential_ltv_usd": [500.0, 900.0],
+            "ltv_headroom_usd": [100.0, 0.0],
+            "value_if_converted_usd": [None, None],
+            "purchase_propensity": [None, None],
+            "is_past_buyer": [True, True],
+        }
+    )
+    figures = ltv_figures(scores, tmp_path)
+    assert figures["expected LTV"].startswith("not shown: no expected LTV version")
+    assert "expected LTV, everyone" not in figures
+    assert figures["past buyers: headroom"].startswith("not shown: no published potential LTV")
