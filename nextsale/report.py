@@ -143,7 +143,6 @@ select
     coalesce(c.frequency, 0) > 0 as is_past_buyer
 from scores.customer_scores as x
 left join marts.customer_360 as c on c.customer_key = x.customer_key
-where x.expected_ltv_usd is not null or x.potential_ltv_usd is not null
 """
 
 

@@ -154,3 +154,6 @@ def test_ltv_figures_say_which_model_is_missing_instead_of_summing_nulls(tmp_pat
     assert figures["expected LTV"].startswith("not shown: no expected LTV version")
     assert "expected LTV, everyone" not in figures
     assert figures["past buyers: headroom"].startswith("not shown: no published potential LTV")
+    # neither LTV model published (the demo's first run): still said, not "no scores yet"
+    figures = ltv_figures(scores.assign(potential_ltv_usd=None, ltv_headroom_usd=None), tmp_path)
+    assert figures["people scored"] == "2" and figures["expected LTV"].startswith("not shown")
