@@ -206,18 +206,12 @@ class ParetoNbd:
 
     @staticmethod
     def _log_likelihood(params, x, t_x, age) -> np.ndarray:
+        """Alive at T and silent since t_x, or gone somewhere in between (the A0 term)."""
         r, alpha, s, beta = params
-        top = r + s + x
-        log_a0 = ParetoNbd._log_a0(params, x, t_x, age)
-        return (
-            gammaln(r + x)
-            - gammaln(r)
-            + r * np.log(alpha)
-            + s * np.log(beta)
-            + np.logaddexp(
-                -(r + x) * np.log(alpha + age) - s * np.log(beta + age),
-                np.log(s) - np.log(top) + log_a0,
-            )
+        scale = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        return np.logaddexp(
+            ParetoNbd._log_alive_mass(params, x, age),
+            scale + np.log(s) - np.log(r + s + x) + ParetoNbd._log_a0(params, x, t_x, age),
         )
 
     @staticmethod
@@ -245,8 +239,10 @@ class ParetoNbd:
             *(data[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T")),
         )
 
-    def _log_alive_mass(self, x, age, extra=0.0) -> np.ndarray:
-        r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
+    @staticmethod
+    def _log_alive_mass(params, x, age, extra=0.0) -> np.ndarray:
+        """log of the likelihood's part in which the person is still alive at T + extra."""
+        r, alpha, s, beta = params
         return (
             gammaln(r + x)
             - gammaln(r)
@@ -258,7 +254,9 @@ class ParetoNbd:
 
     def expected_probability_alive(self, data: pd.DataFrame) -> np.ndarray:
         params, x, t_x, age = self._inputs(data)
-        return np.exp(self._log_alive_mass(x, age) - self._log_likelihood(params, x, t_x, age))
+        return np.exp(
+            self._log_alive_mass(params, x, age) - self._log_likelihood(params, x, t_x, age)
+        )
 
     def expected_purchases(self, data: pd.DataFrame, future_t: float) -> np.ndarray:
         params, x, t_x, age = self._inputs(data)
@@ -266,13 +264,8 @@ class ParetoNbd:
         rest = (beta + age) / (beta + age + future_t)
         # (1 - rest^(s-1)) / (s-1), whose limit at s = 1 is -log(rest)
         window = -np.log(rest) if abs(s - 1) < 1e-9 else (1 - rest ** (s - 1)) / (s - 1)
-        return (
-            self.expected_probability_alive(data)
-            * (r + x)
-            * (beta + age)
-            / (alpha + age)
-            * (window)
-        )
+        alive = self.expected_probability_alive(data)
+        return alive * (r + x) * (beta + age) / (alpha + age) * window
 
     def expected_probability_no_purchase(self, t: float, data: pd.DataFrame) -> np.ndarray:
         """P(no purchase in the next t weeks): dead already, alive and still silent at the end,
@@ -288,11 +281,12 @@ class ParetoNbd:
             - gammaln(r)
             - gammaln(s)
         )
-        silent = np.exp(self._log_alive_mass(x, age, t) - log_l)
+        alive = np.exp(self._log_alive_mass(params, x, age) - log_l)
+        silent = np.exp(self._log_alive_mass(params, x, age, t) - log_l)
         dying = np.exp(shared + self._log_hyp_term(params, x, age) - log_l) - np.exp(
             shared + self._log_hyp_term(params, x, age + t) - log_l
         )
-        return 1 - self.expected_probability_alive(data) + silent + dying
+        return 1 - alive + silent + dying
 
 
 MAX_FITS_KEPT = 32
