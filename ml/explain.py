@@ -70,10 +70,22 @@ def phrase(feature: str, value: object, category: object = None) -> str | None:
     return template.format(v=value, category=category)
 
 
+# Rows explained at once: XGBoost spreads a batch's TreeSHAP over every core, and a batch's
+# contributions (rows x features, float32) stay tens of megabytes at any scale.
+REASON_BATCH_ROWS = 100_000
+
+
 def top_reasons(model: TrainedModel, frame: pd.DataFrame, top: int = 3) -> list[str]:
-    """'; '-joined phrases for the `top` features that raised each row's score most."""
-    if frame.empty:
-        return []
+    """'; '-joined phrases for the `top` features that raised each row's score most (exact
+    TreeSHAP), in batches of REASON_BATCH_ROWS."""
+    return [
+        reason
+        for start in range(0, len(frame), REASON_BATCH_ROWS)
+        for reason in _batch_reasons(model, frame.iloc[start : start + REASON_BATCH_ROWS], top)
+    ]
+
+
+def _batch_reasons(model: TrainedModel, frame: pd.DataFrame, top: int) -> list[str]:
     contributions = model.contributions(frame)[:, :-1]  # the last column is the bias
     order = np.argsort(-contributions, axis=1)[:, :top]
     values = frame[model.features].to_numpy(dtype=object)

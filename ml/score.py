@@ -155,7 +155,9 @@ def next_best_offers(
     offers["upsell_propensity"] = np.nan
     offers["upsell_reasons"] = None
     if upsell is not None and not offers.empty:
-        owners = buyers[buyers["component_id"].isin(offers["component_id"])]
+        # only people offered an upgrade: the score and its reasons are used for nobody else
+        upgrades = offers.loc[offers["upsell_product_id"].notna(), "component_id"]
+        owners = buyers[buyers["component_id"].isin(upgrades)]
         owners = owners[SPECS["upsell"].eligible(owners)]
         if not owners.empty:
             owners = owners.assign(

@@ -55,12 +55,14 @@ from nextsale.landing_files import (
     scan,
     unclosed_quote_line,
 )
+from nextsale.warehouse import connect_duckdb
 
 RAW, QUARANTINE = "raw", "raw_quarantine"
 FILE_LOG = f"{RAW}._file_loads"
 META_COLUMNS = ("_source_file", "_row_number", "_loaded_at")
 # Columns ingestion itself writes or works with: a landing column of the same name is renamed.
 BOOKKEEPING_COLUMNS = (*META_COLUMNS, "_reason", "_raw_line", "_first_row")
+TYPED_PREFIX = "_typed:"  # a landing column named so is renamed too
 
 __all__ = ["LandingFileError", "TableLoad", "FileLoad", "ingest_table", "reconcile"]
 
@@ -149,13 +151,19 @@ def _out_of_range(value: str, sql_type: str) -> str:
     return f"try_cast({value} as DOUBLE) is not null"
 
 
+def typed_name(column: str) -> str:
+    """The column that holds a landing column's typed value while a file is checked."""
+    return quote(TYPED_PREFIX + column)
+
+
 def _row_reasons(contract: Contract, currencies: list[str], loaded_at: datetime) -> list[str]:
-    """One SQL expression per rule; each yields a reason text or NULL."""
+    """One SQL expression per rule over the text columns and their typed values (typed_name);
+    each yields a reason text or NULL."""
     reasons = []
     latest = _literal((loaded_at + FUTURE_TOLERANCE).isoformat())
     for col in contract.columns:
         raw = f"nullif(trim({quote(col.name)}), '')"
-        typed = _typed(col)
+        typed = typed_name(col.name)
         if col.not_null:  # an identifier of invisible characters only is missing too
             present = typed if col.identifier else raw
             reasons.append(f"case when {present} is null then 'missing {col.name}' end")
@@ -188,7 +196,7 @@ def _row_reasons(contract: Contract, currencies: list[str], loaded_at: datetime)
                     f"than the load plus {FUTURE_TOLERANCE.days} day, contracts.FUTURE_TOLERANCE): "
                     f"' || {raw} end"
                 )
-    typed_columns = {c.name: _typed(c) for c in contract.columns}
+    typed_columns = {c.name: typed_name(c.name) for c in contract.columns}
     for check, reason in contract.row_checks:
         reasons.append(
             f"case when not coalesce({check.format(**typed_columns)}, true) "
@@ -210,7 +218,7 @@ def _open_text(path: Path) -> io.TextIOBase:
     return path.open(encoding="utf-8-sig", newline="")
 
 
-def _csv_header(path: Path, label: str) -> list[str]:
+def csv_header(path: Path, label: str) -> list[str]:
     try:
         with _open_text(path) as f:
             header = next(csv.reader(f), None)
@@ -232,7 +240,7 @@ def _column_names(names: list[str], label: str) -> tuple[list[str], list[str]]:
         column = name.strip().lower()
         if not column:
             column = f"unnamed_{position}"
-        elif column in BOOKKEEPING_COLUMNS:
+        elif column in BOOKKEEPING_COLUMNS or column.startswith(TYPED_PREFIX):
             notes.append(f"column {column} kept as landing{column} (a bookkeeping column's name)")
             column = f"landing{column}"
         columns.append(column)
@@ -249,11 +257,12 @@ def _record_lines(columns: list[str]) -> str:
 
 
 def _stage_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, label: str
+    con: duckdb.DuckDBPyConnection, path: Path, label: str, expected_lines: int
 ) -> tuple[list[str], list[str], int]:
     """Read a CSV file as text into `_landing`, and its unparseable lines into `_landing_rejects`.
-    Returns the column names, notes on them and the physical lines the parser accounted for."""
-    header, notes = _column_names(_csv_header(path, label), label)
+    Returns the column names, notes on them and the physical lines the parser accounted for
+    (of `expected_lines`, the non-blank lines counted in the file)."""
+    header, notes = _column_names(csv_header(path, label), label)
     columns = "{" + ", ".join(f"{_literal(h)}: 'VARCHAR'" for h in header) + "}"
     con.execute(
         "drop table if exists _landing_reject_errors; drop table if exists _landing_reject_scans"
@@ -277,12 +286,18 @@ def _stage_csv(
         group by line  -- one error row per missing column; one quarantined row per line
         """
     )
-    (lines,) = con.execute(
-        f"""select (select coalesce(sum({_record_lines(header)}), 0) from _landing)
-                 + (select coalesce(sum({_record_lines(["_raw_line"])}), 0) from _landing_rejects)
-        """
+    # every record is at least one line: when records and rejected lines alone make up the
+    # file's lines, no record can span more, and its quoted line breaks need no counting
+    (rejected_lines,) = con.execute(
+        f"select coalesce(sum({_record_lines(['_raw_line'])}), 0) from _landing_rejects"
     ).fetchall()[0]
-    return header, notes, 1 + int(lines)  # the header is a line too
+    records = (
+        "count(*)"
+        if 1 + _count(con, "_landing") + rejected_lines == expected_lines
+        else (f"coalesce(sum({_record_lines(header)}), 0)")
+    )
+    (lines,) = con.execute(f"select {records} from _landing").fetchall()[0]
+    return header, notes, 1 + int(lines) + int(rejected_lines)  # the header is a line too
 
 
 def _stage_jsonl(
@@ -403,10 +418,10 @@ def _stage_text(
     the two disagree."""
     stand_ins = len(repaired.rejects) if repaired else 0  # blank lines put in by the repair
     if is_csv:
-        header, notes, accounted = _stage_csv(con, source, label)
         # the CSV reader skips blank lines, so they are the difference
         blank = repaired.blank_lines if repaired else lines.blank_lines
         expected = lines.lines - blank
+        header, notes, accounted = _stage_csv(con, source, label, expected)
     else:
         header, notes, accounted = _stage_jsonl(con, source, label)
         blank = _count(con, f"_landing_lines where {_BLANK_LINE}")
@@ -528,7 +543,20 @@ def _load_file(
             )
 
     all_columns = [*contract.column_names, *extras]
-    partition = ", ".join(quote(c) for c in all_columns)
+    text_columns = ", ".join(quote(c) for c in all_columns)
+    # exact duplicates: rows with the same text in every column. Rows are grouped by a hash
+    # of it first, and only those whose hash repeats are compared column by column.
+    con.execute(
+        f"""
+        create or replace temp table _duplicates as
+        select _row_number, min(_row_number) over (partition by {text_columns}) as _first_row
+        from _landing
+        where hash({text_columns}) in (
+            select hash({text_columns}) from _landing group by 1 having count(*) > 1)
+        """
+    )
+    # every typed value once: the rules read them and the kept rows are written from them
+    typed = ", ".join(f"{_typed(c)} as {typed_name(c.name)}" for c in contract.columns)
     rules = ", ".join(_row_reasons(contract, currencies, loaded_at))
     con.execute(
         f"""
@@ -536,19 +564,19 @@ def _load_file(
         select *, nullif(concat_ws('; ', {rules},
                    case when _first_row < _row_number
                         then 'exact duplicate: same as row ' || _first_row end), '') as _reason
-        from (select *, min(_row_number) over (partition by {partition}) as _first_row from _landing)
+        from (select _landing.*, _duplicates._first_row, {typed}
+              from _landing left join _duplicates using (_row_number))
         """
     )
     source, now = _literal(label), _literal(loaded_at.isoformat())
-    typed = ", ".join(f"{_typed(c)} as {quote(c.name)}" for c in contract.columns)
+    kept_values = ", ".join(f"{typed_name(c.name)} as {quote(c.name)}" for c in contract.columns)
     extra_sql = "".join(f", {quote(e)}" for e in extras)
-    text_columns = ", ".join(quote(c) for c in all_columns)
     table = contract.table
     con.execute(f"delete from {RAW}.{table} where _source_file = {source}")
     con.execute(f"delete from {QUARANTINE}.{table} where _source_file = {source}")
     con.execute(
         f"""insert into {RAW}.{table} by name
-        select {typed}{extra_sql}, {source} as _source_file, _row_number, {now} as _loaded_at
+        select {kept_values}{extra_sql}, {source} as _source_file, _row_number, {now} as _loaded_at
         from _checked where _reason is null"""
     )
     con.execute(
@@ -631,7 +659,7 @@ def ingest_table(duckdb_path: Path, contract: Contract, landing_dir: Path) -> Ta
     currencies = known_currencies()
     loaded_at = datetime.now(UTC)
     results = []
-    with duckdb.connect(str(duckdb_path)) as con:
+    with connect_duckdb(duckdb_path) as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")  # a batch job: it would flood the log
         register(con)
