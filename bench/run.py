@@ -180,6 +180,10 @@ def stage(name: str, customers: int) -> None:
         offer_model = offers.load(DATA / str(customers) / "artifacts")
         picks = next_best_offers(database, models["cross_sell"], models["upsell"], offer_model)
         write_table(database, "next_best_offers", picks)
+        extra["trees"] = {n: m.booster.num_boosted_rounds() for n, m in models.items() if m}
+        extra["reasons"] = {"cross_sell": int(picks["cross_sell_reasons"].notna().sum()),
+                            "upsell": int(picks["upsell_reasons"].notna().sum()),
+                            "people": len(picks)}  # fmt: skip
     elif name in ("score_1m_rows", "explain_1m_rows"):
         # model work alone on 1,000,000 person rows (this scale's snapshot, tiled): every
         # published model's prediction, or the upsell reasons (exact TreeSHAP), as scoring does
@@ -194,6 +198,7 @@ def stage(name: str, customers: int) -> None:
         rows = pd.concat([snapshot] * (1_000_000 // len(snapshot) + 1)).head(1_000_000)
         rows = rows.reset_index(drop=True)
         models = {n: artifacts.load(DATA / str(customers) / "artifacts", n) for n in SPECS}
+        extra["trees"] = {n: m.booster.num_boosted_rounds() for n, m in models.items() if m}
         started = time.perf_counter()  # reading is the warehouse's part, not scoring
         if name == "score_1m_rows":
             for model_name, model in models.items():

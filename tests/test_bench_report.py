@@ -1,0 +1,54 @@
+"""`make bench`'s report: the machine-readable records and the figures derived from them."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+spec = importlib.util.spec_from_file_location(
+    "bench_report", Path(__file__).resolve().parents[1] / "bench" / "report.py"
+)
+report = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(report)
+
+RESULTS = [
+    {"stage": stage, "customers": customers, "seconds": seconds, "peak_rss_mb": 1024.0 * gib}
+    for stage, customers, seconds, gib in [
+        ("plain_duckdb_load", 10_000, 2.0, 0.3),
+        ("ingest", 10_000, 5.0, 0.5),
+        ("plain_duckdb_load", 1_000_000, 100.0, 1.0),
+        ("ingest", 1_000_000, 140.0, 2.0),
+        ("dbt_build", 10_000, 10.0, 1.0),
+        ("dbt_build", 1_000_000, 100.0, 6.0),
+    ]
+]
+
+
+def test_records_carry_stage_customers_seconds_and_peak_memory_in_gib():
+    records = report.records(RESULTS)
+    assert records[3] == {"stage": "ingest", "customers": 1_000_000, "seconds": 140.0,
+                          "peak_rss_gib": 2.0}  # fmt: skip
+    assert {tuple(r) for r in records} == {("stage", "customers", "seconds", "peak_rss_gib")}
+
+
+def test_slope_is_the_log_log_growth_of_each_stage():
+    # dbt_build: 10x the time for 100x the customers is a slope of 0.5
+    assert "| dbt_build | 0.50 | 2 |" in report.slopes(RESULTS)
+    assert "| ingest | " in report.slopes(RESULTS)
+
+
+def test_ingestion_ratio_is_ingest_over_the_plain_load_of_the_same_scale():
+    text = report.ingestion_ratio(RESULTS)
+    assert "| 10,000 | 5.0 s | 2.0 s | 2.50 |" in text
+    assert "| 1,000,000 | 140.0 s | 100.0 s | 1.40 |" in text
+
+
+@pytest.mark.parametrize("stages", [("ingest", "dbt_build"), ("ingest",)])
+def test_run_table_sums_time_and_takes_the_highest_peak(stages):
+    table = report.run_table(RESULTS, stages, "The run")
+    assert table.startswith("The run at 1,000,000 customers")
+    total = sum(r["seconds"] for r in RESULTS if r["stage"] in stages and r["customers"] > 10**4)
+    peak = max(r["peak_rss_mb"] for r in RESULTS if r["stage"] in stages) / 1024
+    assert f"| **all** | **{total / 60:,.1f} min** | **{peak:,.1f} GiB** |" in table
