@@ -351,6 +351,39 @@ def _stage_jsonl(
     return names, notes, _count(con, "_landing_lines")
 
 
+def _stage_json_objects(
+    con: duckdb.DuckDBPyConnection, path: Path, label: str, lines: int
+) -> tuple[list[str], list[str], int] | None:
+    """The clean JSON lines file's way: DuckDB's parallel JSON reader, once for the keys and
+    once for every value as text, in file order. None (and nothing staged) when a line is not
+    a JSON object or the rows it returns are not the file's lines: the line-by-line way then
+    finds each such line and quarantines it."""
+    read = f"read_json({_literal(str(path))}, format = 'newline_delimited', records = true"
+    try:
+        keys = sorted(
+            r[0]
+            for r in con.execute(
+                f"describe select * from {read}, sample_size = -1, maximum_depth = 1)"
+            ).fetchall()
+        )
+        if not keys:
+            return None
+        names, notes = _column_names(keys, label)
+        types = "{" + ", ".join(f"{_literal(k)}: 'VARCHAR'" for k in keys) + "}"
+        fields = ", ".join(f"{quote(k)} as {quote(n)}" for k, n in zip(keys, names, strict=True))
+        con.execute(
+            f"""create or replace temp table _landing as
+            select {fields}, row_number() over () as _row_number
+            from {read}, columns = {types})"""
+        )
+    except duckdb.Error:
+        return None
+    if _count(con, "_landing") != lines:
+        return None
+    _no_rejects(con)
+    return names, notes, lines
+
+
 # an empty line reads as NULL; a regex, unlike trim, stops at the first character that is not
 # white space (trim over every line cost more than parsing the JSON)
 _BLANK_LINE = "(line is null or regexp_full_match(line, '[ \\t\\r]*'))"
@@ -423,9 +456,17 @@ def _stage_text(
         expected = lines.lines - blank
         header, notes, accounted = _stage_csv(con, source, label, expected)
     else:
-        header, notes, accounted = _stage_jsonl(con, source, label)
-        blank = _count(con, f"_landing_lines where {_BLANK_LINE}")
         expected = lines.lines  # the line reader returns every line, blank ones as NULL
+        whole = (
+            None
+            if repaired or lines.blank_lines
+            else _stage_json_objects(con, source, label, expected)
+        )
+        if whole:
+            (header, notes, accounted), blank = whole, 0
+        else:
+            header, notes, accounted = _stage_jsonl(con, source, label)
+            blank = _count(con, f"_landing_lines where {_BLANK_LINE}")
     if repaired:
         if repaired.rejects:
             con.executemany(

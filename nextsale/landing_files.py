@@ -106,10 +106,8 @@ def _read_blocks(f) -> Iterator[bytes]:
 
 
 def scan(path: Path, label: str) -> LineScan:
-    """The file's sha256 (of its bytes as delivered) and the line counts of its text. Blank
-    lines are counted for CSV files only: the JSON lines reader returns them itself."""
-    is_csv = path.name.endswith((".csv", ".csv.gz"))
-    digest, counter = hashlib.sha256(), _LineCounter(count_blank=is_csv)
+    """The file's sha256 (of its bytes as delivered) and the line counts of its text."""
+    digest, counter = hashlib.sha256(), _LineCounter(count_blank=True)
     with path.open("rb") as f:
         for block in _read_blocks(f):
             digest.update(block)
