@@ -25,6 +25,7 @@ import gzip
 import io
 import tempfile
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -699,47 +700,69 @@ def ingest_table(duckdb_path: Path, contract: Contract, landing_dir: Path) -> Ta
     cannot be loaded, for whatever reason, is rejected by name and the others still load."""
     currencies = known_currencies()
     loaded_at = datetime.now(UTC)
-    results = []
     with connect_duckdb(duckdb_path) as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute("set enable_progress_bar = false")  # a batch job: it would flood the log
         register(con)
         ensure_tables(con, contract)
         provenance.record(con, landing_dir)
-        for path in contract.files(landing_dir):
-            label = path.relative_to(landing_dir).as_posix()
-            try:
-                lines = scan(path, label)
-            except LandingFileError as e:
-                lines, error = None, str(e)
-            except OSError as e:
-                lines, error = None, _unexpected(label, e)
-            if lines is not None:
-                already = con.execute(
-                    f"select 1 from {FILE_LOG} where source_table = ? and source_file = ? "
-                    "and sha256 = ? and status = 'loaded'",
-                    [contract.table, label, lines.sha256],
-                ).fetchall()
-                if already:
-                    results.append(FileLoad(label, "unchanged"))
-                    continue
-                con.execute("begin transaction")
-                try:
-                    result = _load_file(con, contract, path, label, lines, currencies, loaded_at)
-                except Exception as e:  # noqa: BLE001 - one file's failure must not stop the table
-                    con.execute("rollback")
-                    error = str(e) if isinstance(e, LandingFileError) else _unexpected(label, e)
-                    result = FileLoad(label, "rejected", error=error)
-                    con.execute("begin transaction")
-            else:
-                result = FileLoad(label, "rejected", error=error)
-                con.execute("begin transaction")
-            _log(con, contract.table, lines.sha256 if lines else "", result, loaded_at)
-            con.execute("commit")
-            results.append(result)
+        files = [(p, p.relative_to(landing_dir).as_posix()) for p in contract.files(landing_dir)]
+        # one thread reads ahead (sha256 and line counts, which release the GIL on big blocks)
+        # while DuckDB loads the file before: the two overlap instead of taking turns
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            scans = [reader.submit(_scan, path, label) for path, label in files]
+            results = _load_files(con, contract, files, scans, currencies, loaded_at)
         table_rows = _count(con, f"{RAW}.{contract.table}")
         quarantined = quarantine_reasons(con, contract.table)
     return TableLoad(contract.table, results, table_rows, quarantined)
+
+
+def _scan(path: Path, label: str) -> tuple[LineScan | None, str | None]:
+    """The file's scan, or why it could not be read."""
+    try:
+        return scan(path, label), None
+    except LandingFileError as e:
+        return None, str(e)
+    except OSError as e:
+        return None, _unexpected(label, e)
+
+
+def _load_files(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    files: list[tuple[Path, str]],
+    scans: list[Future],
+    currencies: list[str],
+    loaded_at: datetime,
+) -> list[FileLoad]:
+    """Load each file in its own transaction, in order; a file's failure rejects it alone."""
+    results = []
+    for (path, label), scanned in zip(files, scans, strict=True):
+        lines, error = scanned.result()
+        if lines is not None:
+            already = con.execute(
+                f"select 1 from {FILE_LOG} where source_table = ? and source_file = ? "
+                "and sha256 = ? and status = 'loaded'",
+                [contract.table, label, lines.sha256],
+            ).fetchall()
+            if already:
+                results.append(FileLoad(label, "unchanged"))
+                continue
+            con.execute("begin transaction")
+            try:
+                result = _load_file(con, contract, path, label, lines, currencies, loaded_at)
+            except Exception as e:  # noqa: BLE001 - one file's failure must not stop the table
+                con.execute("rollback")
+                error = str(e) if isinstance(e, LandingFileError) else _unexpected(label, e)
+                result = FileLoad(label, "rejected", error=error)
+                con.execute("begin transaction")
+        else:
+            result = FileLoad(label, "rejected", error=error)
+            con.execute("begin transaction")
+        _log(con, contract.table, lines.sha256 if lines else "", result, loaded_at)
+        con.execute("commit")
+        results.append(result)
+    return results
 
 
 def quarantine_reasons(con: duckdb.DuckDBPyConnection, table: str) -> Counter[str]:
