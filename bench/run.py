@@ -59,7 +59,7 @@ def stage(name: str, customers: int) -> None:
     """Run one stage in this process and print its figures as JSON."""
     from nextsale.contracts import CONTRACTS
     from nextsale.ingest import ingest_table
-    from nextsale.warehouse import MEMORY_LIMIT_VARIABLE, duckdb_memory_limit
+    from nextsale.warehouse import duckdb_memory_limit
     from nextsale_lab.generate import generate
 
     landing = DATA / str(customers) / "landing"
@@ -85,10 +85,8 @@ def stage(name: str, customers: int) -> None:
             if name == "dbt_build"
             else ["--select", "tag:activation"]
         )
-        limit = duckdb_memory_limit()
-        env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1",
-               MEMORY_LIMIT_VARIABLE: limit}  # fmt: skip
-        extra["duckdb_memory_limit"] = limit
+        env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
+        extra["duckdb_memory_limit"] = duckdb_memory_limit() or "default"
         subprocess.run(
             [
                 str(Path(sys.executable).parent / "dbt"),

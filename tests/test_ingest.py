@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 
 import duckdb
@@ -267,13 +266,14 @@ def test_a_column_added_to_the_contract_later_is_added_to_existing_tables(db, la
     assert rows(db, "select email, total from raw.shop_orders") == [("a@b.com", 11)]
 
 
-def test_duckdb_takes_a_quarter_of_memory_unless_told(tmp_path, monkeypatch):
-    from nextsale.warehouse import MEMORY_LIMIT_VARIABLE, connect_duckdb, duckdb_memory_limit
+def test_the_duckdb_memory_cap_applies_to_every_connection_nextsale_opens(tmp_path, monkeypatch):
+    from nextsale.warehouse import MEMORY_LIMIT_VARIABLE, connect_duckdb
 
-    monkeypatch.delenv(MEMORY_LIMIT_VARIABLE, raising=False)
-    physical_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
-    assert duckdb_memory_limit() == f"{int(physical_mb / 4)}MB"
     monkeypatch.setenv(MEMORY_LIMIT_VARIABLE, "1GB")
     with connect_duckdb(tmp_path / "w.duckdb") as con:
         (limit,) = con.execute("select current_setting('memory_limit')").fetchall()[0]
     assert limit == "953.6 MiB"  # 1GB, as DuckDB prints it
+    monkeypatch.delenv(MEMORY_LIMIT_VARIABLE)
+    with duckdb.connect() as plain, connect_duckdb(tmp_path / "other.duckdb") as con:
+        default = plain.execute("select current_setting('memory_limit')").fetchall()[0][0]
+        assert con.execute("select current_setting('memory_limit')").fetchall()[0][0] == default

@@ -1,5 +1,4 @@
-{#- On-run-start: cap DuckDB's memory at NEXTSALE_DUCKDB_MEMORY_LIMIT (e.g. 6GB), which nextsale sets
-    to its default (nextsale.warehouse.duckdb_memory_limit) for the dbt it runs;
+{#- On-run-start: cap DuckDB's memory at NEXTSALE_DUCKDB_MEMORY_LIMIT (e.g. 6GB) when it is set;
     past the cap DuckDB spills to disk instead of taking up to 80 % of the machine's RAM, its
     default. Other adapters, or no variable: nothing to do. -#}
 {% macro duckdb_memory_limit() %}

@@ -1,3 +1,7 @@
+{#- A table, unlike the other staging models: every web model reads the events (sessions twice),
+    and as a view each read deduplicated tens of millions of rows again. -#}
+{{ config(materialized='table') }}
+
 with
 
 source as (
