@@ -355,16 +355,18 @@ def _stage_jsonl(
 def _stage_json_objects(
     con: duckdb.DuckDBPyConnection, path: Path, label: str, lines: int
 ) -> tuple[list[str], list[str], int] | None:
-    """The clean JSON lines file's way: DuckDB's parallel JSON reader, once for the keys and
+    """The clean JSON lines file's way: DuckDB's parallel JSON readers, once for the keys and
     once for every value as text, in file order. None (and nothing staged) when a line is not
     a JSON object or the rows it returns are not the file's lines: the line-by-line way then
     finds each such line and quarantines it."""
-    read = f"read_json({_literal(str(path))}, format = 'newline_delimited', records = true"
+    file = _literal(str(path))
+    read = f"read_json({file}, format = 'newline_delimited', records = true"
     try:
+        # the keys of every line (5x faster than read_json's own detection over the whole file)
         keys = sorted(
             r[0]
             for r in con.execute(
-                f"describe select * from {read}, sample_size = -1, maximum_depth = 1)"
+                f"select distinct unnest(json_keys(json)) from read_ndjson_objects({file})"
             ).fetchall()
         )
         if not keys:
