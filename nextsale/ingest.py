@@ -292,12 +292,11 @@ def _stage_csv(
     (rejected_lines,) = con.execute(
         f"select coalesce(sum({_record_lines(['_raw_line'])}), 0) from _landing_rejects"
     ).fetchall()[0]
-    records = (
-        "count(*)"
-        if 1 + _count(con, "_landing") + rejected_lines == expected_lines
-        else (f"coalesce(sum({_record_lines(header)}), 0)")
-    )
-    (lines,) = con.execute(f"select {records} from _landing").fetchall()[0]
+    lines = _count(con, "_landing")
+    if 1 + lines + rejected_lines != expected_lines:
+        (lines,) = con.execute(
+            f"select coalesce(sum({_record_lines(header)}), 0) from _landing"
+        ).fetchall()[0]
     return header, notes, 1 + int(lines) + int(rejected_lines)  # the header is a line too
 
 
@@ -356,9 +355,9 @@ def _stage_json_objects(
     con: duckdb.DuckDBPyConnection, path: Path, label: str, lines: int
 ) -> tuple[list[str], list[str], int] | None:
     """The clean JSON lines file's way: DuckDB's parallel JSON readers, once for the keys and
-    once for every value as text, in file order. None (and nothing staged) when a line is not
-    a JSON object or the rows it returns are not the file's lines: the line-by-line way then
-    finds each such line and quarantines it."""
+    once for every value as text, in file order. None when a line is not a JSON object or the
+    rows it returns are not the file's lines: the line-by-line way then restages the file and
+    quarantines each such line."""
     file = _literal(str(path))
     read = f"read_json({file}, format = 'newline_delimited', records = true"
     try:
