@@ -55,6 +55,44 @@ def plain_load(database: Path, landing: Path) -> None:
                             else f"insert into {table} by name select * from {read}")  # fmt: skip
 
 
+ACTIVATION = "tag:activation"
+
+
+def dbt_build(database: Path, *args: str) -> dict:
+    """`dbt build` on the warehouse at `database` (unit tests are `make test`'s); returns dbt's
+    run_results.json."""
+    env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
+    dbt = str(Path(sys.executable).parent / "dbt")
+    subprocess.run(
+        [dbt, "build", "--exclude-resource-type", "unit_test", *args, "--profiles-dir", ".",
+         "--quiet"],
+        cwd=ROOT / "dbt_project", env=env, check=True,
+    )  # fmt: skip
+    return json.loads((ROOT / "dbt_project" / "target" / "run_results.json").read_text())
+
+
+def slowest_models(run: dict) -> list:
+    """dbt's own timing: which models the time went to."""
+    timed = sorted(run["results"], key=lambda r: -r["execution_time"])
+    return [[r["unique_id"].split(".")[-1], round(r["execution_time"], 1)] for r in timed[:8]]
+
+
+def write_scores(database: Path, customers: int):
+    """What the scores assets write, with the published version of every model: the scores,
+    each model's status (audience_status reads it) and the next best offers."""
+    from ml import artifacts, offers
+    from ml.score import customer_scores, next_best_offers, write_table
+    from ml.specs import SPECS
+
+    saved = DATA / str(customers) / "artifacts"
+    models = {n: artifacts.load(saved, n) for n in SPECS}
+    write_table(database, "customer_scores", customer_scores(database, models))
+    write_table(database, "model_status", artifacts.model_status(saved, [*SPECS, offers.NAME]))
+    picks = next_best_offers(database, models["cross_sell"], models["upsell"], offers.load(saved))
+    write_table(database, "next_best_offers", picks)
+    return picks, models
+
+
 def stage(name: str, customers: int) -> None:
     """Run one stage in this process and print its figures as JSON."""
     from nextsale.contracts import CONTRACTS
@@ -80,34 +118,31 @@ def stage(name: str, customers: int) -> None:
         plain_load(DATA / str(customers) / "plain.duckdb", landing)
     elif name in ("dbt_build", "activation"):
         # the warehouse first; the activation models read the scores, so they come after them
-        selection = (
-            ["--exclude", "tag:activation"]
-            if name == "dbt_build"
-            else ["--select", "tag:activation"]
-        )
-        env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
         extra["duckdb_memory_limit"] = duckdb_memory_limit() or "default"
-        subprocess.run(
-            [
-                str(Path(sys.executable).parent / "dbt"),
-                "build",
-                "--exclude-resource-type",
-                "unit_test",
-                *selection,
-                "--profiles-dir",
-                ".",
-                "--quiet",
-            ],
-            cwd=ROOT / "dbt_project",
-            env=env,
-            check=True,
-        )
-        # dbt's own timing: which models the time went to
-        run = json.loads((ROOT / "dbt_project" / "target" / "run_results.json").read_text())
-        timed = sorted(run["results"], key=lambda r: -r["execution_time"])
-        extra["slowest_models"] = [
-            [r["unique_id"].split(".")[-1], round(r["execution_time"], 1)] for r in timed[:8]
-        ]
+        run = dbt_build(database, "--exclude" if name == "dbt_build" else "--select", ACTIVATION)
+        extra["slowest_models"] = slowest_models(run)
+    elif name == "daily_increment":
+        # one more day of landing files into the warehouse the full run left, then what a daily
+        # run does: ingest it, build the warehouse keeping the identity history, score with the
+        # published models, build the activation tables (run the full-run stages first)
+        from nextsale_lab.next_day import next_day
+
+        day = next_day(landing, DATA / str(customers) / "next_day")
+        extra["day"] = {"date": day.day.isoformat(), "rows": day.rows}
+        started = time.perf_counter()  # making the day's files is not part of the run
+        parts = {}
+        for contract in CONTRACTS:
+            ingest_table(database, contract, DATA / str(customers) / "next_day")
+        parts["ingest"] = time.perf_counter() - started
+        run = dbt_build(database, "--selector", "daily_warehouse", "--vars",
+                        json.dumps({"refresh_history": False}))  # fmt: skip
+        parts["dbt_build"] = time.perf_counter() - started - sum(parts.values())
+        extra["slowest_models"] = slowest_models(run)
+        write_scores(database, customers)
+        parts["score"] = time.perf_counter() - started - sum(parts.values())
+        dbt_build(database, "--select", ACTIVATION)
+        parts["activation"] = time.perf_counter() - started - sum(parts.values())
+        extra["parts"] = {k: round(v, 1) for k, v in parts.items()}
     elif name == "dry_run_sync":
         # every destination planned from scratch: the diff plus every request written as a file
         import shutil
@@ -168,16 +203,9 @@ def stage(name: str, customers: int) -> None:
         print(f"offer_uplift: {'; '.join(run.reasons)}", file=sys.stderr)
     elif name == "score":
         from ml import artifacts, offers
-        from ml.score import customer_scores, next_best_offers, write_table
         from ml.specs import SPECS
 
-        models = {n: artifacts.load(DATA / str(customers) / "artifacts", n) for n in SPECS}
-        write_table(database, "customer_scores", customer_scores(database, models))
-        status = artifacts.model_status(DATA / str(customers) / "artifacts", [*SPECS, offers.NAME])
-        write_table(database, "model_status", status)  # audience_status reads it
-        offer_model = offers.load(DATA / str(customers) / "artifacts")
-        picks = next_best_offers(database, models["cross_sell"], models["upsell"], offer_model)
-        write_table(database, "next_best_offers", picks)
+        picks, models = write_scores(database, customers)
         extra["trees"] = {n: m.booster.num_boosted_rounds() for n, m in models.items() if m}
         extra["reasons"] = {"cross_sell": int(picks["cross_sell_reasons"].notna().sum()),
                             "upsell": int(picks["upsell_reasons"].notna().sum()),
@@ -224,6 +252,7 @@ STAGES = (
     "dry_run_sync",
     "score_1m_rows",
     "explain_1m_rows",
+    "daily_increment",
 )
 
 

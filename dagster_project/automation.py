@@ -1,15 +1,24 @@
-"""When the graph runs: a daily schedule, and a sensor for new landing files."""
+"""When the graph runs: daily scoring with the published models, a weekly retraining of every
+model (and of the identity history they learn from), and a sensor for new landing files."""
+
+from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from nextsale.contracts import CONTRACTS
 
-# The schedule refreshes everything daily: an output a person acts on that is older than a day
-# and two hours means a run failed or stopped, and the UI shows it overdue.
+if TYPE_CHECKING:  # what define_asset_job returns; Dagster exports no name for it
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
+# What a person acts on is refreshed daily: older than a day and two hours means a run failed
+# or stopped, and the UI shows it overdue.
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
 
 all_assets_job = dg.define_asset_job(
@@ -18,27 +27,66 @@ all_assets_job = dg.define_asset_job(
     description="Ingest every landing file, then build every dbt model and its tests.",
 )
 
+# What only training reads or writes: the models (each trains, is judged and maybe published)
+# and the training snapshots. The daily run leaves them out and scores with the published
+# versions; its dbt step keeps the identity history already built (macros/history.sql).
+TRAINING = dg.AssetSelection.key_prefixes(["models"]) | dg.AssetSelection.assets(
+    dg.AssetKey(["ml", "ml_training_snapshots"]),
+    dg.AssetKey(["ml", "ml_cross_sell_training_snapshots"]),
+    dg.AssetKey(["ml", "ml_campaign_snapshots"]),
+)
+DAILY_DBT_CONFIG = {"ops": {"nextsale_dbt_models": {"config": {"refresh_history": False}}}}
+SYNCS = dg.AssetSelection.groups("sync")
 
-def build_daily_schedule(configured: list[str]) -> dg.ScheduleDefinition:
-    """Refresh everything daily; the syncs only once a destination has credentials, so that a
-    fresh install never sends anything on its own (`configured`: destinations with a token)."""
-    if configured:
-        job, what = all_assets_job, f"the whole graph, syncs to {', '.join(configured)} included"
-    else:
-        job = dg.define_asset_job(
-            "refresh_without_syncs",
-            selection=dg.AssetSelection.all() - dg.AssetSelection.groups("sync"),
-            description="Ingest, build, score and activate; no destination is configured yet.",
-        )
-        what = "everything but the syncs (no destination has credentials)"
-    return dg.ScheduleDefinition(
-        name="daily_refresh",
-        job=job,
-        cron_schedule="0 6 * * *",
-        execution_timezone="UTC",
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Refresh {what} every day at 06:00 UTC.",
+
+def build_jobs(configured: list[str]) -> tuple[UnresolvedAssetJobDefinition, ...]:
+    """The daily scoring job and the weekly one that also retrains; the syncs only once a
+    destination has credentials, so that a fresh install never sends anything on its own
+    (`configured`: destinations with a token)."""
+    syncs = dg.AssetSelection.all() if configured else dg.AssetSelection.all() - SYNCS
+    what = f"syncs to {', '.join(configured)}" if configured else "no sync (no credentials yet)"
+    daily = dg.define_asset_job(
+        "score_daily",
+        selection=syncs - TRAINING,
+        config=DAILY_DBT_CONFIG,
+        description="Ingest new landing files, build the warehouse (the identity history kept), "
+        f"score with the published models, build the activation tables; {what}.",
     )
+    if configured:
+        return daily, all_assets_job
+    weekly = dg.define_asset_job(
+        "refresh_without_syncs",
+        selection=syncs,
+        description="Ingest, build, retrain, score and activate; no destination is configured yet.",
+    )
+    return daily, weekly
+
+
+def build_schedules(
+    daily: UnresolvedAssetJobDefinition, weekly: UnresolvedAssetJobDefinition
+) -> list[dg.ScheduleDefinition]:
+    """Scores every day at 06:00 UTC (`daily`); every model retrained, and the identity history
+    rebuilt, on Sundays at 03:00 UTC, before that day's scores (`weekly`)."""
+    return [
+        dg.ScheduleDefinition(
+            name="daily_refresh",
+            job=daily,
+            cron_schedule="0 6 * * *",
+            execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Score with the published models every day at 06:00 UTC: "
+            f"{daily.description}",
+        ),
+        dg.ScheduleDefinition(
+            name="weekly_retrain",
+            job=weekly,
+            cron_schedule="0 3 * * 0",
+            execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Retrain every model and rebuild the identity history on Sundays at "
+            f"03:00 UTC: {weekly.description}",
+        ),
+    ]
 
 
 def landing_fingerprint(landing_dir: Path) -> str:
@@ -53,10 +101,15 @@ def landing_fingerprint(landing_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def build_landing_sensor(landing_dir: Path) -> dg.SensorDefinition:
+def build_landing_sensor(
+    landing_dir: Path, job: UnresolvedAssetJobDefinition
+) -> dg.SensorDefinition:
+    """New landing files start `job` (the daily scoring: they are scored with the published
+    models; the weekly schedule retrains on them)."""
+
     @dg.sensor(
         name="new_landing_files",
-        job=all_assets_job,
+        job=job,
         minimum_interval_seconds=60,
         description=f"Starts a run when files under {landing_dir} are added or changed.",
     )

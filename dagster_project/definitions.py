@@ -16,7 +16,7 @@ from dagster_project.assets.models import (
     next_best_offers_asset,
 )
 from dagster_project.assets.sync import audiences_not_empty, sync_assets, sync_destinations
-from dagster_project.automation import all_assets_job, build_daily_schedule, build_landing_sensor
+from dagster_project.automation import build_jobs, build_landing_sensor, build_schedules
 from dagster_project.dbt import dbt_project
 from dagster_project.resources import Warehouse
 from nextsale.config import Settings
@@ -33,7 +33,7 @@ def build_definitions(settings: Settings, dry_run_syncs: bool = False) -> dg.Def
     if dry_run_syncs:
         environ = {k: v for k, v in environ.items() if k not in TOKENS}
     configured = [n for n, d in DESTINATIONS.items() if environ.get(d.token_env)]
-    schedule = build_daily_schedule(configured)
+    daily, weekly = build_jobs(configured)
     return dg.Definitions(
         assets=[
             *ingest_assets,
@@ -47,9 +47,9 @@ def build_definitions(settings: Settings, dry_run_syncs: bool = False) -> dg.Def
             *sync_assets,
         ],
         asset_checks=[audiences_not_empty],
-        jobs=[all_assets_job],
-        schedules=[schedule],
-        sensors=[build_landing_sensor(settings.landing_dir)],
+        jobs=[daily, weekly],
+        schedules=build_schedules(daily, weekly),
+        sensors=[build_landing_sensor(settings.landing_dir, daily)],
         resources={
             "warehouse": Warehouse(
                 duckdb_path=str(settings.duckdb_path),

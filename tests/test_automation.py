@@ -1,4 +1,4 @@
-"""The daily schedule and the sensor that reacts to new landing files."""
+"""The daily and weekly schedules, and the sensor that reacts to new landing files."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import os
 
 import dagster as dg
 
+from dagster_project.assets.dbt import DbtBuildConfig, dbt_build_args
 from dagster_project.automation import (
-    build_daily_schedule,
+    DAILY_DBT_CONFIG,
+    all_assets_job,
+    build_jobs,
     build_landing_sensor,
     landing_fingerprint,
 )
@@ -15,7 +18,7 @@ from dagster_project.definitions import build_definitions
 from nextsale.config import Settings
 
 
-def test_daily_schedule_runs_at_six_utc_and_syncs_only_once_a_destination_is_configured(
+def test_daily_schedule_scores_at_six_utc_weekly_retrains_and_syncs_wait_for_credentials(
     tmp_path, monkeypatch
 ):
     for token in ("HUBSPOT_ACCESS_TOKEN", "KLAVIYO_API_KEY", "SALESFORCE_ACCESS_TOKEN"):
@@ -26,23 +29,44 @@ def test_daily_schedule_runs_at_six_utc_and_syncs_only_once_a_destination_is_con
         tmp_path / "landing", tmp_path / "w.duckdb", tmp_path / "artifacts", "duckdb"
     )
     bare = build_definitions(settings)
-    schedule = bare.resolve_schedule_def("daily_refresh")
-    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "UTC")
+    daily = bare.resolve_schedule_def("daily_refresh")
+    weekly = bare.resolve_schedule_def("weekly_retrain")
+    assert (daily.cron_schedule, daily.execution_timezone) == ("0 6 * * *", "UTC")
+    assert (weekly.cron_schedule, weekly.execution_timezone) == ("0 3 * * 0", "UTC")
     graph = bare.resolve_asset_graph()
-    selected = bare.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys
-    syncs = {k for k in graph.get_all_asset_keys() if k.path[0] == "sync"}
-    assert syncs and not selected & syncs and len(selected) > 50
+    everything = graph.get_all_asset_keys()
+    scored = bare.resolve_job_def(daily.job_name).asset_layer.selected_asset_keys
+    retrained = bare.resolve_job_def(weekly.job_name).asset_layer.selected_asset_keys
+    syncs = {k for k in everything if k.path[0] == "sync"}
+    models = {k for k in everything if k.path[0] == "models"}
+    training = {
+        dg.AssetKey(["ml", "ml_training_snapshots"]),
+        dg.AssetKey(["ml", "ml_campaign_snapshots"]),
+    }
+    assert syncs and not (scored | retrained) & syncs
+    # the daily run scores with the published versions: nothing that trains, all the rest
+    assert len(models) >= 7 and not scored & (models | training)
+    assert retrained == everything - syncs and scored == retrained - models - training - {
+        dg.AssetKey(["ml", "ml_cross_sell_training_snapshots"])
+    }
+    assert bare.resolve_sensor_def("new_landing_files").job_name == daily.job_name
 
     monkeypatch.setenv("KLAVIYO_API_KEY", "a-token")
-    configured = build_definitions(settings).resolve_schedule_def("daily_refresh")
-    assert configured.job_name == "materialize_everything"
-    assert build_daily_schedule(["klaviyo"]).job_name == "materialize_everything"
+    configured = build_definitions(settings)
+    assert configured.resolve_schedule_def("weekly_retrain").job_name == "materialize_everything"
+    selected = configured.resolve_job_def("score_daily").asset_layer.selected_asset_keys
+    assert syncs <= selected
+    assert build_jobs(["klaviyo"])[1] is all_assets_job
+    # and its dbt step keeps the identity history already built
+    config = DbtBuildConfig(**DAILY_DBT_CONFIG["ops"]["nextsale_dbt_models"]["config"])
+    assert dbt_build_args(config)[-2:] == ["--vars", '{"refresh_history": false}']
+    assert "--vars" not in dbt_build_args(DbtBuildConfig())
 
 
 def test_sensor_requests_a_run_only_when_landing_files_change(tmp_path):
     orders = tmp_path / "shop" / "orders"
     orders.mkdir(parents=True)
-    sensor = build_landing_sensor(tmp_path)
+    sensor = build_landing_sensor(tmp_path, build_jobs([])[0])
 
     first = sensor(dg.build_sensor_context(cursor=None))
     assert len(first.run_requests) == 1

@@ -70,7 +70,10 @@ def test_ui_shows_the_asset_graph_checks_and_schedule(tmp_path, pipeline_setting
         checks = {c["name"] for n in data["assetNodes"] for c in n["assetChecksOrError"]["checks"]}
         assert {"rows_reconcile", "files_loaded", "unique_customer_360_customer_key"} <= checks
         (repo,) = data["repositoriesOrError"]["nodes"]
-        assert repo["schedules"] == [{"name": "daily_refresh", "cronSchedule": "0 6 * * *"}]
+        assert sorted(repo["schedules"], key=lambda s: s["name"]) == [
+            {"name": "daily_refresh", "cronSchedule": "0 6 * * *"},
+            {"name": "weekly_retrain", "cronSchedule": "0 3 * * 0"},
+        ]
         assert repo["sensors"] == [{"name": "new_landing_files"}]
         assert "max_concurrent_runs: 1" in (home / "dagster.yaml").read_text()
     finally:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from datetime import date
 
 import duckdb
@@ -15,37 +11,9 @@ import pytest
 
 from nextsale_lab.identity_quality import measure_identity
 from tests.conftest import END_DATE
+from tests.support.warehouse import dbt_build, query_df
 
 CUTOFF = date(2026, 5, 1)
-
-
-def query_df(path, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).df()
-
-
-def dbt_build(duckdb_path, select: str, variables: dict) -> None:
-    from dagster_project.dbt import dbt_project
-
-    done = subprocess.run(
-        [
-            str(os.path.join(os.path.dirname(sys.executable), "dbt")),
-            "build",
-            "--select",
-            select,
-            "--exclude-resource-type",
-            "unit_test",
-            "--vars",
-            json.dumps(variables),
-            "--profiles-dir",
-            str(dbt_project.profiles_dir),
-        ],
-        cwd=dbt_project.project_dir,
-        env={**os.environ, "NEXTSALE_DUCKDB_PATH": str(duckdb_path)},
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout[-4000:]
 
 
 def test_identity_graph_recovers_people(first_run, pipeline_settings, generated):

@@ -6,33 +6,44 @@
     cutoff, else to that of its email. Equality joins only (the row's node to the component
     rows), which every planner handles well. `key` lists the columns that identify a row. -#}
 {% macro attribute_to_components(relation, key, at, nodes, components, lookback_days=none) %}
-select *
-from (
+{%- set keys = ['cutoff_date'] + key -%}
+with
+
+candidates as materialized (
+
+    {% for node in nodes %}
     select
-        candidates.*,
-        row_number() over (
-            partition by candidates.cutoff_date, {{ key | join(', ') }}
-            order by candidates.node_preference
-        ) as node_rank
-    from (
-        {% for node in nodes %}
-        select
-            components.cutoff_date,
-            components.component_id,
-            {{ loop.index }} as node_preference,
-            r.*
-        from {{ relation }} as r
-        inner join {{ components }} as components on components.node_id = {{ node }}
-        where r.{{ at }} < cast(components.cutoff_date as {{ dbt.type_timestamp() }})
-        {% if lookback_days %}
-          and r.{{ at }} >= {{ dbt.dateadd('day', -lookback_days,
-                                           'cast(components.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }}
-        {% endif %}
-        {% if not loop.last %}union all{% endif %}
-        {% endfor %}
-    ) as candidates
-) as ranked
-where node_rank = 1
+        components.cutoff_date,
+        components.component_id,
+        {{ loop.index }} as node_preference,
+        r.*
+    from {{ relation }} as r
+    inner join {{ components }} as components on components.node_id = {{ node }}
+    where r.{{ at }} < cast(components.cutoff_date as {{ dbt.type_timestamp() }})
+    {% if lookback_days %}
+      and r.{{ at }} >= {{ dbt.dateadd('day', -lookback_days,
+                                       'cast(components.cutoff_date as ' ~ dbt.type_timestamp() ~ ')') }}
+    {% endif %}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+-- the preferred node of each row at each cutoff: an aggregate and an equality join, which
+-- DuckDB spills past its memory cap (a window over every column of the rows did not, and ran
+-- out of memory at 1M customers under a 5.6 GiB cap)
+preferred as (
+
+    select {{ keys | join(', ') }}, min(node_preference) as node_preference
+    from candidates
+    group by {{ keys | join(', ') }}
+
+)
+
+select candidates.*
+from candidates
+inner join preferred
+    on {% for k in keys %}preferred.{{ k }} = candidates.{{ k }} and {% endfor %}preferred.node_preference = candidates.node_preference
 {% endmacro %}
 
 {#- Which identity node a row belongs to, in order of preference (see attribute_to_components).

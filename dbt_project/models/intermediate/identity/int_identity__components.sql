@@ -1,7 +1,10 @@
 {#- Identity components at every cutoff: the sampled people at the training cutoffs and campaign
     days, everyone at the scoring date. -#}
+{{ history_config() }}
 select * from ({{ connected_components(
-    ref('int_identity__nodes_by_cutoff'), ref('int_identity__links_by_cutoff'), 'cutoff_date'
+    cutoffs_to_build(ref('int_identity__nodes_by_cutoff'), scoring=true),
+    cutoffs_to_build(ref('int_identity__links_by_cutoff'), scoring=true),
+    'cutoff_date'
 ) }}) as training
 union all
 select * from {{ ref('int_identity__current_components') }}

@@ -1,2 +1,3 @@
 {#- The identity graph's links at each training cutoff, between the nodes kept there. -#}
-{{ identity_graph_links(ref('int_identity__nodes_by_cutoff')) }}
+{{ history_config() }}
+{{ identity_graph_links(cutoffs_to_build(ref('int_identity__nodes_by_cutoff'))) }}

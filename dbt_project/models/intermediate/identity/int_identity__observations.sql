@@ -1,5 +1,8 @@
 {#- Every identifier seen in a source row, with the identifier seen beside it (if any) and when.
-    One row per (row, pair of identifiers); the nodes and links of the identity graph derive from it. -#}
+    One row per (row, pair of identifiers); the nodes and links of the identity graph derive from
+    it. A view: the web part, by far the largest, is its own incremental table. -#}
+{{ config(materialized='view') }}
+
 with
 
 contacts as (
@@ -14,9 +17,9 @@ orders as (
 
 ),
 
-events as (
+web as (
 
-    select * from {{ ref('stg_web__events') }}
+    select * from {{ ref('int_identity__web_observations') }}
 
 ),
 
@@ -54,22 +57,8 @@ observations as (
     union all
 
     -- a web event ties the cookie to the logged-in account and to an email given in a form
-    select
-        {{ identifier_node('anonymous_id', 'anonymous_id') }},
-        {{ identifier_node('customer_id', 'user_id') }},
-        'web login',
-        event_at
-    from events
-
-    union all
-
-    select
-        {{ identifier_node('anonymous_id', 'anonymous_id') }},
-        {{ identifier_node('email', 'email') }},
-        'web form',
-        event_at
-    from events
-    where email is not null
+    select node_id, linked_node_id, evidence, seen_at
+    from web
 
 )
 

@@ -1,12 +1,28 @@
-{#- A table, unlike the other staging models: every web model reads the events (sessions twice),
-    and as a view each read deduplicated tens of millions of rows again. -#}
-{{ config(materialized='table') }}
+{#- A table, unlike the other staging models: every web model reads the events, and as a view
+    each read deduplicated tens of millions of rows again. Incremental: a daily run ranks only
+    the events with rows loaded since the last build (macros/latest_versions.sql). -#}
+{{ config(
+    materialized='incremental',
+    unique_key='event_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='sync_all_columns',
+    post_hook="{{ delete_versions_no_longer_loaded(source('web', 'events')) }}"
+) }}
 
 with
 
 source as (
 
     select * from {{ source('web', 'events') }}
+    {% if builds_increment() %}
+    where event_id in ({{ keys_to_refresh(source('web', 'events'), 'event_id') }})
+    {% endif %}
+
+),
+
+latest as (
+
+    select * from {{ latest_versions('source', 'event_id') }} as latest
 
 ),
 
@@ -33,34 +49,13 @@ renamed as (
         -- timestamps
         {{ to_utc('event_ts') }} as event_at,
 
-        row_number() over (
-            partition by event_id order by _loaded_at desc, _source_file desc, _row_number desc
-        ) as version_rank
+        -- the raw row this version is (incremental builds compare it with what is loaded)
+        _source_file,
+        _row_number,
+        _loaded_at
 
-    from source
-
-),
-
-deduplicated as (
-
-    select
-        event_id,
-        session_id,
-        anonymous_id,
-        user_id,
-        product_id,
-        event_name,
-        page_path,
-        email,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        device,
-        country_code,
-        event_at
-    from renamed
-    where version_rank = 1
+    from latest
 
 )
 
-select * from deduplicated
+select * from renamed
