@@ -2,8 +2,9 @@
 
 The landing files arrive in two deliveries: most of the events and order lines first, then a
 day of new rows together with what makes an increment hard: a newer version of an event that
-moves it to another session, a changed order line, and a file re-delivered without one of its
-events (which must leave every table, as a full refresh would drop it). The second build is the
+moves it to another session, a changed order line, a file re-delivered without one of its
+events (which must leave every table, as a full refresh would drop it) and a product family
+renamed in the catalogue. The second build is the
 daily one (the identity history kept), so the scoring snapshot it gives is compared too.
 """
 
@@ -26,6 +27,7 @@ INCREMENTAL = [
     "staging.stg_shop__order_lines",
     "intermediate.int_web__sessions",
     "intermediate.int_identity__web_observations",
+    "intermediate.int_web__product_views",
     "ml.ml_scoring_snapshot",
 ]
 SELECT = "+int_identity__observations +ml_scoring_snapshot"
@@ -77,6 +79,9 @@ def builds(generated, tmp_path_factory):
     drop = next(i for i, line in enumerate(kept) if i and ids[json.loads(line)["event_id"]] == 1)
     gone = json.loads(kept[drop])["event_id"]
     events.write_text("".join(kept[:drop] + kept[drop + 1 :]))
+    # and the catalogue re-delivered with a product family renamed
+    products = landing / "shop" / "products" / "products.csv"
+    products.write_text(products.read_text().replace(",Espresso Machine,", ",Espresso Maker,"))
     ingest(database, landing)
     dbt_build(database, SELECT, VARIABLES | {"refresh_history": False})
 
@@ -119,6 +124,11 @@ def test_the_increment_applied_every_kind_of_change(builds):
             assert con.execute(
                 f"select count(*) from {table} where event_id = ?", [gone]
             ).fetchone() == (0,)
+        families = con.execute(
+            "select family, count(*) from intermediate.int_web__product_views "
+            "where family like 'Espresso Ma%' group by family"
+        ).fetchall()
+        assert [family for family, _ in families] == ["Espresso Maker"]
         quantity = con.execute(
             "select quantity from staging.stg_shop__order_lines where order_id = ? and line_id = ?",
             [builds["line"][0], int(builds["line"][1])],
