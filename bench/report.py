@@ -111,6 +111,24 @@ def run_table(results: list[dict], stages: tuple[str, ...], title: str) -> str:
     )
 
 
+def daily_table(results: list[dict]) -> str:
+    """The daily run (one new day of landing files, `daily_increment`) at its largest scale:
+    its parts, as the stage timed them, and the stage's peak memory."""
+    daily = [r for r in results if r["stage"] == "daily_increment"]
+    if not daily:
+        return ""
+    run = max(daily, key=lambda r: r["customers"])
+    rows = [f"| {part} | {seconds:,.1f} s |" for part, seconds in run.get("parts", {}).items()]
+    rows_in = ", ".join(f"{n:,} {t}" for t, n in run.get("day", {}).get("rows", {}).items())
+    return (
+        f"The daily run at {run['customers']:,} customers (one new day: {rows_in}):\n\n"
+        "| part | time |\n|---|---:|\n"
+        + "\n".join(rows)
+        + f"\n| **all** | **{run['seconds'] / 60:,.1f} min**, peak RSS "
+        f"{run['peak_rss_mb'] / 1024:,.1f} GiB |"
+    )
+
+
 def records(results: list[dict]) -> list[dict]:
     """docs/benchmarks.json: the figures without the Markdown."""
     return [
@@ -272,6 +290,8 @@ def main() -> None:
         ingestion_ratio(results),
         "",
         run_table(results, PIPELINE, "The full run (landing files to activation tables)"),
+        "",
+        daily_table(results),
         "",
         slowest_models(results),
         "",
