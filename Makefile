@@ -67,8 +67,8 @@ ui: manifest
 evaluate: manifest
 	$(BIN)/nextsale evaluate --json data/evaluation.json
 
-# BENCH_DUCKDB_MEMORY_LIMIT=6GB caps DuckDB in every stage (unset: 80 % of RAM, DuckDB's
-# default). At 1M customers a 5.6 GiB cap still fails, in int_identity__lines_by_cutoff.
+# BENCH_DUCKDB_MEMORY_LIMIT=10GB caps DuckDB in every stage (unset: nextsale's default, 6 GiB
+# or half the RAM). At 1M customers a 5.6 GiB cap fails, in int_identity__lines_by_cutoff.
 BENCH_DUCKDB_MEMORY_LIMIT ?=
 bench: manifest
 	NEXTSALE_DUCKDB_MEMORY_LIMIT=$(BENCH_DUCKDB_MEMORY_LIMIT) $(BIN)/python bench/run.py $(BENCH_SCALES)

@@ -61,7 +61,10 @@ ACTIVATION = "tag:activation"
 def dbt_build(database: Path, *args: str) -> dict:
     """`dbt build` on the warehouse at `database` (unit tests are `make test`'s); returns dbt's
     run_results.json."""
-    env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
+    from nextsale.warehouse import MEMORY_LIMIT_VARIABLE, duckdb_memory_limit
+
+    env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1",
+           MEMORY_LIMIT_VARIABLE: duckdb_memory_limit()}  # fmt: skip
     dbt = str(Path(sys.executable).parent / "dbt")
     subprocess.run(
         [dbt, "build", "--exclude-resource-type", "unit_test", *args, "--profiles-dir", ".",
@@ -118,7 +121,7 @@ def stage(name: str, customers: int) -> None:
         plain_load(DATA / str(customers) / "plain.duckdb", landing)
     elif name in ("dbt_build", "activation"):
         # the warehouse first; the activation models read the scores, so they come after them
-        extra["duckdb_memory_limit"] = duckdb_memory_limit() or "default"
+        extra["duckdb_memory_limit"] = duckdb_memory_limit()
         run = dbt_build(database, "--exclude" if name == "dbt_build" else "--select", ACTIVATION)
         extra["slowest_models"] = slowest_models(run)
     elif name == "daily_increment":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from nextsale.warehouse import Warehouse, warehouse_for
+from nextsale.warehouse import MEMORY_LIMIT_VARIABLE, Warehouse, duckdb_memory_limit, warehouse_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -74,7 +74,9 @@ class Settings:
         return warehouse_for(self.dbt_target, self.duckdb_path)
 
     def export_for_dbt(self) -> None:
-        """dbt reads the database path from the environment (profiles.yml); make it absolute."""
+        """dbt reads the database path (made absolute) and DuckDB's memory cap from the
+        environment (profiles.yml, macros/duckdb_memory_limit.sql)."""
         os.environ["NEXTSALE_DUCKDB_PATH"] = str(self.duckdb_path)
+        os.environ[MEMORY_LIMIT_VARIABLE] = duckdb_memory_limit()
         os.environ["NEXTSALE_DBT_TARGET"] = self.dbt_target
         self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,21 +28,29 @@ TARGETS = ("duckdb", "postgres")
 MEMORY_LIMIT_VARIABLE = "NEXTSALE_DUCKDB_MEMORY_LIMIT"
 
 
-def duckdb_memory_limit() -> str | None:
+# At 1M generated customers the warehouse build needs about 6 GiB to spill rather than fail
+# (under 5.6 GiB it ran out in int_identity__lines_by_cutoff, make bench 2026-12-02); more
+# only grows DuckDB's cache while the Python stages need the rest of the machine.
+DEFAULT_MEMORY_LIMIT_MIB = 6 * 1024
+
+
+def duckdb_memory_limit() -> str:
     """DuckDB's memory cap for every stage (ingestion, dbt, the Python steps):
-    NEXTSALE_DUCKDB_MEMORY_LIMIT (e.g. `6GB`); None leaves DuckDB's own, 80 % of RAM. There is
-    no lower default yet: under a quarter of RAM (5.6 GiB here) the 1M-customer build ran out
-    of memory in int_identity__lines_by_cutoff (make bench, 2026-12-02)."""
-    return os.environ.get(MEMORY_LIMIT_VARIABLE, "").strip() or None
+    NEXTSALE_DUCKDB_MEMORY_LIMIT (any DuckDB size, e.g. `6GB`), else 6 GiB or half the RAM,
+    whichever is less; past it DuckDB spills to disk. DuckDB's own default, 80 % of RAM, left
+    the Python stages too little (19.7 GiB peak on a 24 GiB machine)."""
+    configured = os.environ.get(MEMORY_LIMIT_VARIABLE, "").strip()
+    if configured:
+        return configured
+    ram_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return f"{min(DEFAULT_MEMORY_LIMIT_MIB, ram_mib // 2)}MiB"
 
 
 def connect_duckdb(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection to the DuckDB file under the stages' memory cap, if one is set (a setting
-    of the open database, so other connections to it in this process share it)."""
+    """A connection to the DuckDB file under the stages' memory cap (a setting of the open
+    database, so other connections to it in this process share it)."""
     con = duckdb.connect(str(path), read_only=read_only)
-    limit = duckdb_memory_limit()
-    if limit:
-        con.execute(f"set memory_limit = '{limit}'")
+    con.execute(f"set memory_limit = '{duckdb_memory_limit()}'")
     return con
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import duckdb
@@ -274,6 +275,9 @@ def test_the_duckdb_memory_cap_applies_to_every_connection_nextsale_opens(tmp_pa
         (limit,) = con.execute("select current_setting('memory_limit')").fetchall()[0]
     assert limit == "953.6 MiB"  # 1GB, as DuckDB prints it
     monkeypatch.delenv(MEMORY_LIMIT_VARIABLE)
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     with duckdb.connect() as plain, connect_duckdb(tmp_path / "other.duckdb") as con:
-        default = plain.execute("select current_setting('memory_limit')").fetchall()[0][0]
-        assert con.execute("select current_setting('memory_limit')").fetchall()[0][0] == default
+        plain.execute(f"set memory_limit = '{min(6 * 2**30, ram // 2) // 2**20}MiB'")
+        expected = plain.execute("select current_setting('memory_limit')").fetchall()[0][0]
+        # without the variable: 6 GiB or half the RAM, not DuckDB's own 80 % of RAM
+        assert con.execute("select current_setting('memory_limit')").fetchall()[0][0] == expected
