@@ -56,6 +56,9 @@ def plain_load(database: Path, landing: Path) -> None:
 
 
 ACTIVATION = "tag:activation"
+DESTINATIONS = (
+    "source:scores.offer_reasons+"  # what reads the reasons (dagster_project/assets/dbt.py)
+)
 
 
 def dbt_build(database: Path, *args: str) -> dict:
@@ -82,18 +85,50 @@ def slowest_models(run: dict) -> list:
 
 def write_scores(database: Path, customers: int):
     """What the scores assets write, with the published version of every model: the scores,
-    each model's status (audience_status reads it) and the next best offers."""
+    each model's status (audience_status reads it) and the next best offers; the models and the
+    seconds of each part."""
     from ml import artifacts, offers
     from ml.score import customer_scores, next_best_offers, write_table
     from ml.specs import SPECS
 
+    started, parts = time.perf_counter(), {}
     saved = DATA / str(customers) / "artifacts"
     models = {n: artifacts.load(saved, n) for n in SPECS}
     write_table(database, "customer_scores", customer_scores(database, models))
     write_table(database, "model_status", artifacts.model_status(saved, [*SPECS, offers.NAME]))
+    parts["customer_scores"] = time.perf_counter() - started
     picks = next_best_offers(database, models["cross_sell"], models["upsell"], offers.load(saved))
     write_table(database, "next_best_offers", picks)
-    return picks, models
+    parts["next_best_offers"] = time.perf_counter() - started - parts["customer_scores"]
+    return models, {k: round(v, 1) for k, v in parts.items()}
+
+
+def activate(database: Path, customers: int) -> dict:
+    """What the activation assets do: the audiences (dbt), the reasons for the people they send
+    to (the offer_reasons asset), the destination tables (dbt); the seconds of each and the
+    reasons' counts."""
+    from ml import artifacts
+    from ml.score import offer_reasons, write_table
+
+    started, parts = time.perf_counter(), {}
+    dbt_build(database, "--select", ACTIVATION, "--exclude", DESTINATIONS)
+    parts["audiences"] = time.perf_counter() - started
+    saved = DATA / str(customers) / "artifacts"
+    models = {n: artifacts.load(saved, n) for n in ("cross_sell", "upsell")}
+    reasons = offer_reasons(database, models["cross_sell"], models["upsell"])
+    write_table(database, "offer_reasons", reasons)
+    parts["reasons"] = time.perf_counter() - started - sum(parts.values())
+    dbt_build(database, "--select", DESTINATIONS)
+    parts["destinations"] = time.perf_counter() - started - sum(parts.values())
+    return {
+        "parts": {k: round(v, 1) for k, v in parts.items()},
+        "reasons": {
+            "cross_sell": int(reasons["cross_sell_reasons"].notna().sum()),
+            "upsell": int(reasons["upsell_reasons"].notna().sum()),
+            "people": len(reasons),
+        },  # fmt: skip
+        "trees": {n: m.booster.num_boosted_rounds() for n, m in models.items() if m},
+    }
 
 
 def stage(name: str, customers: int) -> None:
@@ -119,11 +154,12 @@ def stage(name: str, customers: int) -> None:
         # what ingestion is measured against: DuckDB's own readers loading the same files into
         # typed tables (its parallel reader, bad values skipped), with none of the guarantees
         plain_load(DATA / str(customers) / "plain.duckdb", landing)
-    elif name in ("dbt_build", "activation"):
+    elif name == "dbt_build":
         # the warehouse first; the activation models read the scores, so they come after them
         extra["duckdb_memory_limit"] = duckdb_memory_limit()
-        run = dbt_build(database, "--exclude" if name == "dbt_build" else "--select", ACTIVATION)
-        extra["slowest_models"] = slowest_models(run)
+        extra["slowest_models"] = slowest_models(dbt_build(database, "--exclude", ACTIVATION))
+    elif name == "activation":
+        extra |= activate(database, customers)
     elif name == "daily_increment":
         # one more day of landing files into the warehouse the full run left, then what a daily
         # run does: ingest it, build the warehouse keeping the identity history, score with the
@@ -143,9 +179,10 @@ def stage(name: str, customers: int) -> None:
         extra["slowest_models"] = slowest_models(run)
         write_scores(database, customers)
         parts["score"] = time.perf_counter() - started - sum(parts.values())
-        dbt_build(database, "--select", ACTIVATION)
-        parts["activation"] = time.perf_counter() - started - sum(parts.values())
+        activation = activate(database, customers)
+        parts |= {f"activation_{k}": v for k, v in activation.pop("parts").items()}
         extra["parts"] = {k: round(v, 1) for k, v in parts.items()}
+        extra["reasons"] = activation["reasons"]
     elif name == "dry_run_sync":
         # every destination planned from scratch: the diff plus every request written as a file
         import shutil
@@ -205,14 +242,8 @@ def stage(name: str, customers: int) -> None:
                                  "passed": run.passed, "qini": run.qini("uplift")}  # fmt: skip
         print(f"offer_uplift: {'; '.join(run.reasons)}", file=sys.stderr)
     elif name == "score":
-        from ml import artifacts, offers
-        from ml.specs import SPECS
-
-        picks, models = write_scores(database, customers)
+        models, extra["parts"] = write_scores(database, customers)
         extra["trees"] = {n: m.booster.num_boosted_rounds() for n, m in models.items() if m}
-        extra["reasons"] = {"cross_sell": int(picks["cross_sell_reasons"].notna().sum()),
-                            "upsell": int(picks["upsell_reasons"].notna().sum()),
-                            "people": len(picks)}  # fmt: skip
     elif name in ("score_1m_rows", "explain_1m_rows"):
         # model work alone on 1,000,000 person rows (this scale's snapshot, tiled): every
         # published model's prediction, or the upsell reasons (exact TreeSHAP), as scoring does

@@ -8,12 +8,17 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from dagster_project.assets.campaigns import campaign_lift_asset, offer_uplift_asset
-from dagster_project.assets.dbt import nextsale_dbt_activation, nextsale_dbt_models
+from dagster_project.assets.dbt import (
+    nextsale_dbt_activation,
+    nextsale_dbt_destinations,
+    nextsale_dbt_models,
+)
 from dagster_project.assets.ingest import ingest_assets
 from dagster_project.assets.models import (
     build_model_assets,
     customer_scores_asset,
     next_best_offers_asset,
+    offer_reasons_asset,
 )
 from dagster_project.assets.sync import audiences_not_empty, sync_assets, sync_destinations
 from dagster_project.automation import build_jobs, build_landing_sensor, build_schedules
@@ -42,6 +47,8 @@ def build_definitions(settings: Settings, dry_run_syncs: bool = False) -> dg.Def
             customer_scores_asset,
             next_best_offers_asset,
             nextsale_dbt_activation,
+            offer_reasons_asset,
+            nextsale_dbt_destinations,
             campaign_lift_asset,
             offer_uplift_asset,
             *sync_assets,

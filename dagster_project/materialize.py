@@ -23,7 +23,8 @@ from nextsale.warehouse import check_not_in_use
 
 DBT_STEPS = {
     "nextsale_dbt_models": "dbt: staging, identity, marts, ML snapshots",
-    "nextsale_dbt_activation": "dbt: audiences and activation tables",
+    "nextsale_dbt_activation": "dbt: audiences",
+    "nextsale_dbt_destinations": "dbt: destination tables, published",
 }
 # Dagster's own console log is the UI's business here; the account below replaces it.
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}

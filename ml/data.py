@@ -57,8 +57,11 @@ def read_calendar(warehouse: Warehouse | Path) -> Calendar:
     )
 
 
-def read_snapshot(warehouse: Warehouse | Path, snapshot: str, purpose: str) -> pd.DataFrame:
-    """A snapshot as pandas; cross-sell rows carry the person's features too.
+def read_snapshot(
+    warehouse: Warehouse | Path, snapshot: str, purpose: str, only: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """A snapshot as pandas; cross-sell rows carry the person's features too. `only` keeps the
+    rows whose keys it lists (component_id, and category for cross-sell rows).
 
     Training snapshots larger than MAX_TRAINING_SNAPSHOT_ROWS are read for a stable random
     sample of people (hashed component ids, the same at every run): past that, more rows of the
@@ -69,21 +72,44 @@ def read_snapshot(warehouse: Warehouse | Path, snapshot: str, purpose: str) -> p
     if purpose == "training":
         rows = int(warehouse.query(f"select count(*) as n from {table}")["n"].iloc[0])
         if rows > MAX_TRAINING_SNAPSHOT_ROWS:
-            where = "where " + warehouse.sample("component_id", MAX_TRAINING_SNAPSHOT_ROWS / rows)
+            fraction = MAX_TRAINING_SNAPSHOT_ROWS / rows
+            where = "where " + warehouse.sample("snapshot.component_id", fraction)
+    frames = {}
+    if only is not None:  # scoring only: `where` holds no sample
+        frames["wanted"] = only.drop_duplicates()
+        where = _only_wanted(only.columns)
+    columns, people = "snapshot.*", ""
+    if snapshot == "cross_sell":
+        # the person's features joined on in the warehouse, which does it in parallel and
+        # without a second copy of the rows in memory
+        person_table = TABLES[("customer", purpose)]
+        own = set(warehouse.query(f"select * from {table} limit 0").columns)
+        person_features = [
+            c
+            for c in warehouse.query(f"select * from {person_table} limit 0").columns
+            if c not in own and not c.startswith("label_")
+        ]
+        columns += "".join(f", people.{c}" for c in person_features)
+        people = (
+            f"inner join {person_table} as people on people.cutoff_date = snapshot.cutoff_date "
+            "and people.component_id = snapshot.component_id"
+        )
     # a fixed row order: warehouses scan in parallel, and row sampling must see the same order
     # every run for a seed to give the same model
-    keys = "cutoff_date, component_id" + (", category" if snapshot == "cross_sell" else "")
-    frame = warehouse.query(f"select * from {table} {where} order by {keys}")
-    if snapshot == "cross_sell":
-        people = warehouse.query(f"select * from {TABLES[('customer', purpose)]} {where}")
-        person_features = [c for c in people if c not in frame and not c.startswith("label_")]
-        frame = frame.merge(
-            people[["cutoff_date", "component_id", *person_features]],
-            on=["cutoff_date", "component_id"],
-            how="inner",
-        )
+    keys = "snapshot.cutoff_date, snapshot.component_id" + (
+        ", snapshot.category" if snapshot == "cross_sell" else ""
+    )
+    frame = warehouse.query(
+        f"select {columns} from {table} as snapshot {people} {where} order by {keys}", **frames
+    )
     frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"]).dt.date
     return frame
+
+
+def _only_wanted(keys) -> str:
+    """The snapshot rows whose keys are in the frame `wanted` (a semi-join on both warehouses)."""
+    matches = " and ".join(f"wanted.{key} = snapshot.{key}" for key in keys)
+    return f"where exists (select 1 from wanted where {matches})"
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -113,15 +113,15 @@ def next_best_offers(
     offer_model: tuple[UpliftModel, list[str], str] | None = None,
 ) -> pd.DataFrame:
     """Per past buyer: the cross-sell category with the highest propensity x margin and the
-    product in it that best goes with what they own (product_affinity), the upsell product
-    (product_upgrade_paths) from their most recent family, and the reasons for each; with the
-    published offer model (ml.offers.load), the offer type and channel with the highest
-    expected incremental margin and why."""
+    product in it that best goes with what they own (product_affinity), and the upsell product
+    (product_upgrade_paths) from their most recent family; with the published offer model
+    (ml.offers.load), the offer type and channel with the highest expected incremental margin
+    and why. The reasons for the offers come later, for the people sent them (offer_reasons)."""
     warehouse = as_warehouse(warehouse)
     people = read_snapshot(warehouse, "customer", "scoring")
     buyers = people[people["orders_count"] > 0]
     # every not-yet-bought category a buyer could be offered, with its propensity; SQL below
-    # picks the best by expected margin, and reasons are explained for the picks only
+    # picks the best by expected margin
     candidates = pd.DataFrame(
         {
             "component_id": pd.Series(dtype="string"),
@@ -139,36 +139,17 @@ def next_best_offers(
         buyers=buyers[["cutoff_date", "component_id", "customer_key"]],
         candidates=candidates[["component_id", "category", "cross_sell_propensity"]],
     )
-    if cross_sell is not None and not offers.empty:
-        chosen = candidates.merge(
-            offers[["component_id", "cross_sell_category"]].rename(
-                columns={"cross_sell_category": "category"}
-            ),
-            on=["component_id", "category"],
-        )
-        chosen["cross_sell_reasons"] = top_reasons(cross_sell, chosen)
-        offers = offers.merge(
-            chosen[["component_id", "cross_sell_reasons"]], on="component_id", how="left"
-        )
-    else:
-        offers["cross_sell_reasons"] = None
     offers["upsell_propensity"] = np.nan
-    offers["upsell_reasons"] = None
     if upsell is not None and not offers.empty:
-        # only people offered an upgrade: the score and its reasons are used for nobody else
+        # only people offered an upgrade: the score is used for nobody else
         upgrades = offers.loc[offers["upsell_product_id"].notna(), "component_id"]
         owners = buyers[buyers["component_id"].isin(upgrades)]
         owners = owners[SPECS["upsell"].eligible(owners)]
         if not owners.empty:
-            owners = owners.assign(
-                upsell_propensity=upsell.predict(owners), upsell_reasons=top_reasons(upsell, owners)
+            owners = owners.assign(upsell_propensity=upsell.predict(owners))
+            offers = offers.drop(columns=["upsell_propensity"]).merge(
+                owners[["component_id", "upsell_propensity"]], on="component_id", how="left"
             )
-            offers = offers.drop(columns=["upsell_propensity", "upsell_reasons"]).merge(
-                owners[["component_id", "upsell_propensity", "upsell_reasons"]],
-                on="component_id",
-                how="left",
-            )
-    offers.loc[offers["upsell_product_id"].isna(), ["upsell_propensity", "upsell_reasons"]] = None
     typical_order = float(buyers["average_order_value_usd"].median())
     offers = offers.merge(
         offer_choices(warehouse, offer_model, offers, typical_order), on="customer_key", how="left"
@@ -179,8 +160,6 @@ def next_best_offers(
         "cross_sell_product_id",
         "upsell_product_id",
         "upsell_from_product_id",
-        "cross_sell_reasons",
-        "upsell_reasons",
         "offer_type",
         "offer_channel",
         "offer_reason",
@@ -191,6 +170,54 @@ def next_best_offers(
     return offers.drop(columns=["component_id"]).astype(
         {**dict.fromkeys(text, "string"), **dict.fromkeys(numbers, "float64")}
     )
+
+
+def offer_reasons(
+    warehouse: Warehouse | Path, cross_sell: TrainedModel | None, upsell: TrainedModel | None
+) -> pd.DataFrame:
+    """Why each offer suits the person, in words (exact TreeSHAP, ml.explain), for every person
+    an audience will send to (activation_candidates.audience_members, is_sendable): the reasons
+    for their cross-sell category and for their upgrade. Nobody else is explained: a person no
+    audience sends to reads no reasons, and explaining everyone cost most of scoring."""
+    warehouse = as_warehouse(warehouse)
+    sent = warehouse.query(SENT_OFFERS_SQL)
+    reasons = sent[["customer_key"]].assign(cross_sell_reasons=None, upsell_reasons=None)
+    picks = sent.dropna(subset=["cross_sell_category"])
+    if cross_sell is not None and not picks.empty:
+        wanted = picks.rename(columns={"cross_sell_category": "category"})
+        rows = read_snapshot(
+            warehouse, "cross_sell", "scoring", wanted[["component_id", "category"]]
+        )
+        rows = rows[SPECS["cross_sell"].eligible(rows)]
+        explained = rows[["component_id"]].assign(cross_sell_reasons=top_reasons(cross_sell, rows))
+        reasons["cross_sell_reasons"] = _by_person(sent, explained, "cross_sell_reasons")
+    owners = sent.dropna(subset=["upsell_product_id"])
+    if upsell is not None and not owners.empty:
+        rows = read_snapshot(warehouse, "customer", "scoring", owners[["component_id"]])
+        rows = rows[SPECS["upsell"].eligible(rows)]
+        explained = rows[["component_id"]].assign(upsell_reasons=top_reasons(upsell, rows))
+        reasons["upsell_reasons"] = _by_person(sent, explained, "upsell_reasons")
+    return reasons.astype({"cross_sell_reasons": "string", "upsell_reasons": "string"})
+
+
+def _by_person(sent: pd.DataFrame, explained: pd.DataFrame, column: str) -> np.ndarray:
+    """`column` of `explained` (by component_id) in the row order of `sent`."""
+    return sent[["component_id"]].merge(explained, on="component_id", how="left")[column].to_numpy()
+
+
+# The people an audience will send to, with their offers (the scoring snapshot has one row per
+# person, so the component is theirs at the scoring cutoff).
+SENT_OFFERS_SQL = """
+select offers.customer_key, snapshot.component_id, offers.cross_sell_category,
+       offers.upsell_product_id
+from scores.next_best_offers as offers
+inner join ml.ml_scoring_snapshot as snapshot on snapshot.customer_key = offers.customer_key
+where (offers.cross_sell_category is not null or offers.upsell_product_id is not null)
+  and offers.customer_key in (
+      select customer_key from activation_candidates.audience_members where is_sendable
+  )
+order by offers.customer_key
+"""
 
 
 def offer_choices(

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from dagster_project.assets.models import OFFER_REASONS
 from ml.artifacts import model_status
 from ml.data import read_calendar, read_snapshot
 from ml.score import customer_scores, next_best_offers, write_table
@@ -98,7 +99,8 @@ def first_run(pipeline_settings: Settings) -> dg.ExecuteInProcessResult:
 
 def run_activation(settings: Settings) -> dg.ExecuteInProcessResult:
     """Scores from a propensity model trained here (on 600 people the other models fall under
-    their minimum), then the activation assets through Dagster."""
+    their minimum), then the activation assets through Dagster (the reasons for the audiences'
+    members among them)."""
     from dagster_project.definitions import build_definitions
 
     warehouse = settings.warehouse()
@@ -115,7 +117,9 @@ def run_activation(settings: Settings) -> dg.ExecuteInProcessResult:
     keys = [
         k
         for k in defs.resolve_asset_graph().get_all_asset_keys()
-        if is_model_or_activation(k) and k.path[0] not in ("models", "scores", "sync")
+        if is_model_or_activation(k)
+        and k.path[0] not in ("models", "scores", "sync")
+        or k == OFFER_REASONS
     ]
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys

@@ -74,3 +74,40 @@ def test_destination_tables_have_one_row_per_email_with_vendor_field_names(
             database, f"select count(*), count(distinct {key}) from activation.{table}"
         )[0]
         assert total == distinct > 0, table
+
+
+def test_reasons_are_exact_and_given_to_every_person_an_audience_sends_to_and_nobody_else(
+    activation_run, pipeline_settings
+):
+    """On 600 people the upsell model cannot train: the propensity model stands in as the
+    explainer, which is all offer_reasons asks of a model."""
+    from ml.data import read_calendar, read_snapshot
+    from ml.explain import top_reasons
+    from ml.score import offer_reasons
+    from ml.specs import SPECS
+    from ml.train import train_and_evaluate
+
+    warehouse = pipeline_settings.warehouse()
+    model = train_and_evaluate(
+        SPECS["purchase_propensity"], read_snapshot(warehouse, "customer", "training"),
+        read_calendar(warehouse),
+    ).model  # fmt: skip
+    reasons = offer_reasons(warehouse, None, model).set_index("customer_key")
+    database = pipeline_settings.duckdb_path
+    sent_upgrades = {
+        key
+        for (key,) in rows(
+            database,
+            "select offers.customer_key from scores.next_best_offers offers "
+            "where offers.upsell_product_id is not null and offers.customer_key in "
+            "(select customer_key from activation.audience_members where is_sendable)",
+        )
+    }
+    snapshot = read_snapshot(warehouse, "customer", "scoring")
+    snapshot = snapshot[snapshot["customer_key"].isin(sent_upgrades)]
+    snapshot = snapshot[SPECS["upsell"].eligible(snapshot)]  # whom an upsell score applies to
+    explained = set(reasons.index[reasons["upsell_reasons"].notna()])
+    assert len(snapshot) and explained == set(snapshot["customer_key"])
+    assert reasons["cross_sell_reasons"].isna().all()  # no cross-sell model: nothing to explain
+    exact = dict(zip(snapshot["customer_key"], top_reasons(model, snapshot), strict=True))
+    assert {k: reasons.loc[k, "upsell_reasons"] for k in exact} == exact

@@ -52,3 +52,15 @@ def test_run_table_sums_time_and_takes_the_highest_peak(stages):
     total = sum(r["seconds"] for r in RESULTS if r["stage"] in stages and r["customers"] > 10**4)
     peak = max(r["peak_rss_mb"] for r in RESULTS if r["stage"] in stages) / 1024
     assert f"| **all** | **{total / 60:,.1f} min** | **{peak:,.1f} GiB** |" in table
+
+
+def test_scoring_with_reasons_adds_the_reasons_of_activation_to_the_score_stage():
+    pipeline = [
+        {"stage": s, "customers": 1_000_000, "seconds": 10.0, "peak_rss_mb": 1024.0}
+        for s in report.PIPELINE
+    ]
+    pipeline[-1] |= {"parts": {"audiences": 5.0, "reasons": 45.0, "destinations": 5.0},
+                     "reasons": {"people": 120_000}}  # fmt: skip
+    text = report.goals(pipeline)
+    assert "120,000 people an audience sends to" in text
+    assert "| 55.0 s | under 60 s | yes |" in text

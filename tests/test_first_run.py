@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from dagster_project.materialize import DBT_STEPS
 from nextsale.config import Settings
 from nextsale.summary import read_summary
 from tests.conftest import settings_for
@@ -59,11 +60,7 @@ def materialize_all(settings: Settings, **dbt_config) -> dg.ExecuteInProcessResu
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
-        run_config={
-            "ops": {op: config for op in ("nextsale_dbt_models", "nextsale_dbt_activation")}
-        }
-        if config
-        else None,
+        run_config={"ops": {op: config for op in DBT_STEPS}} if config else None,
     )
 
 

@@ -105,9 +105,12 @@ def dbt_build_args(config: DbtBuildConfig) -> list[str]:
     return args
 
 
-# Activation models read the scores, which the models write after the warehouse is built: two
-# dbt assets, so that the graph runs dbt -> models -> scores -> dbt without a cycle.
+# Activation models read the scores, which the models write after the warehouse is built, and
+# the destination tables read the reasons explained for the audiences' members: three dbt
+# assets, so that the graph runs dbt -> models -> scores -> dbt (audiences) -> reasons -> dbt
+# (destination tables) without a cycle.
 ACTIVATION = "tag:activation"
+DESTINATIONS = "source:scores.offer_reasons+"
 
 
 def row_count_sql(nodes: Mapping[str, Mapping[str, Any]], unique_ids: list[str]) -> str | None:
@@ -222,4 +225,7 @@ def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
 
 
 nextsale_dbt_models = build_dbt_assets("nextsale_dbt_models", exclude=ACTIVATION)
-nextsale_dbt_activation = build_dbt_assets("nextsale_dbt_activation", select=ACTIVATION)
+nextsale_dbt_activation = build_dbt_assets(
+    "nextsale_dbt_activation", select=ACTIVATION, exclude=DESTINATIONS
+)
+nextsale_dbt_destinations = build_dbt_assets("nextsale_dbt_destinations", select=DESTINATIONS)

@@ -37,8 +37,22 @@
     {%- endfor %}
 {% endmacro %}
 
-{#- The people a destination may hold: with an email, no erasure request, not do-not-contact. -#}
+{#- The people a destination may hold: with an email, no erasure request, not do-not-contact;
+    with the reasons behind their offers in one readable text, where an audience sends to them
+    (scores.offer_reasons explains no one else). -#}
 {% macro syncable_people() %}
-    select * from {{ ref('int_activation__people') }}
-    where email is not null and not is_erasure_requested and not coalesce(is_do_not_contact, false)
+    select
+        people.*,
+        nullif(concat_ws(' | ',
+            case when reasons.cross_sell_reasons <> ''
+                 then 'Cross-sell ' || people.cross_sell_category || ': ' || reasons.cross_sell_reasons end,
+            case when reasons.upsell_reasons <> '' and people.upsell_product_id is not null
+                 then 'Upgrade: ' || reasons.upsell_reasons end
+        ), '') as score_reasons
+    from {{ ref('int_activation__people') }} as people
+    left join {{ source('scores', 'offer_reasons') }} as reasons
+        on reasons.customer_key = people.customer_key
+    where people.email is not null
+        and not people.is_erasure_requested
+        and not coalesce(people.is_do_not_contact, false)
 {% endmacro %}

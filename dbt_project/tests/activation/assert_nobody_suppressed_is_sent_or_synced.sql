@@ -1,4 +1,6 @@
-{{ config(meta={'dagster': {'ref': {'name': 'audience_members'}}}) }}
+{#- a check of the first destination table: the test reads them all, and runs (and fails the
+    publication) once they are built -#}
+{{ config(meta={'dagster': {'ref': {'name': 'hubspot__contacts'}}}) }}
 -- Nobody with do-not-contact or an erasure request is sent an audience or synced anywhere: every
 -- destination table (a model with meta.destination, as nextsale.sync.DESTINATIONS lists them).
 {%- set destinations = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')

@@ -91,13 +91,6 @@ final as (
         offers.offer_channel,
         offers.offer_expected_incremental_margin_usd,
         offers.offer_reason,
-        -- one readable text for the CRM: the reasons behind the offers
-        nullif(concat_ws(' | ',
-            case when offers.cross_sell_reasons <> ''
-                 then 'Cross-sell ' || offers.cross_sell_category || ': ' || offers.cross_sell_reasons end,
-            case when offers.upsell_reasons <> '' and offers.upsell_product_id is not null
-                 then 'Upgrade: ' || offers.upsell_reasons end
-        ), '') as score_reasons,
         scores.as_of_date
 
     from people
