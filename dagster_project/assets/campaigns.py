@@ -4,6 +4,7 @@ that learns from those campaigns who responds to which offer on which channel.""
 import dagster as dg
 import pandas as pd
 
+from dagster_project.assets.dbt import dbt_model_key
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from ml import artifacts, offers
@@ -41,7 +42,7 @@ def too_small(table: pd.DataFrame) -> pd.DataFrame:
 @dg.asset(
     key=CAMPAIGN_LIFT,
     group_name="activation",
-    deps=[dg.AssetKey(["marts", "campaign_outcomes"])],
+    deps=[dbt_model_key("campaign_outcomes")],
     kinds={"python", "duckdb"},
     freshness_policy=DAILY_FRESHNESS,
     description="Per campaign and audience, for all offers and for each offer: conversion "
@@ -144,7 +145,7 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
 @dg.asset(
     key=OFFER_UPLIFT,
     group_name="ml",
-    deps=[dg.AssetKey(["ml", "ml_campaign_snapshots"]), CAMPAIGN_LIFT],
+    deps=[dbt_model_key("ml_campaign_snapshots"), CAMPAIGN_LIFT],
     kinds={"xgboost", "python"},
     description="Who is persuadable by which offer on which channel: an S-learner over past "
     "campaigns' sends and holdouts, learned on the earlier campaigns and judged by Qini on the "

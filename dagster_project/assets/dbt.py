@@ -11,6 +11,7 @@ from dagster_dbt import (
     DagsterDbtTranslatorSettings,
     DbtCliResource,
     dbt_assets,
+    get_asset_key_for_model,
 )
 
 from dagster_project.assets import dbt_reuse
@@ -229,3 +230,10 @@ nextsale_dbt_activation = build_dbt_assets(
     "nextsale_dbt_activation", select=ACTIVATION, exclude=DESTINATIONS
 )
 nextsale_dbt_destinations = build_dbt_assets("nextsale_dbt_destinations", select=DESTINATIONS)
+
+
+def dbt_model_key(name: str) -> dg.AssetKey:
+    """The asset key of the dbt model `name`, from the manifest and the translator: a Python
+    asset that reads a model follows its schema or alias when they change. (The three dbt
+    assets share one manifest and translator; dagster-dbt asks for exactly one of them.)"""
+    return get_asset_key_for_model([nextsale_dbt_models], name)

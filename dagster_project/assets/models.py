@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.assets.dbt import dbt_model_key
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from ml import artifacts
@@ -19,8 +20,8 @@ from nextsale import charts
 from nextsale.charts import rounded
 
 SNAPSHOTS = {
-    "customer": dg.AssetKey(["ml", "ml_training_snapshots"]),
-    "cross_sell": dg.AssetKey(["ml", "ml_cross_sell_training_snapshots"]),
+    "customer": dbt_model_key("ml_training_snapshots"),
+    "cross_sell": dbt_model_key("ml_cross_sell_training_snapshots"),
 }
 OFFER_REASONS = dg.AssetKey(["scores", "offer_reasons"])
 GATE_CHECK = "beats_baselines"
@@ -187,6 +188,7 @@ def build_model_assets(artifacts_dir: Path | None = None) -> list[dg.AssetsDefin
 
 SCORES = dg.AssetKey(["scores", "customer_scores"])
 MODEL_STATUS = dg.AssetKey(["scores", "model_status"])
+NEXT_BEST_OFFERS = dg.AssetKey(["scores", "next_best_offers"])
 
 
 @dg.multi_asset(
@@ -198,8 +200,8 @@ MODEL_STATUS = dg.AssetKey(["scores", "model_status"])
             freshness_policy=DAILY_FRESHNESS,
             deps=[
                 *(model_key(name) for name in SPECS),
-                dg.AssetKey(["ml", "ml_scoring_snapshot"]),
-                dg.AssetKey(["marts", "customer_segments"]),
+                dbt_model_key("ml_scoring_snapshot"),
+                dbt_model_key("customer_segments"),
             ],
             kinds={"duckdb", "python"},
             description="One row per person: every score (calibrated probabilities and "
@@ -269,16 +271,16 @@ def customer_scores_asset(warehouse: Warehouse):
 
 
 @dg.asset(
-    key=["scores", "next_best_offers"],
+    key=NEXT_BEST_OFFERS,
     group_name="ml",
     freshness_policy=DAILY_FRESHNESS,
     deps=[
-        dg.AssetKey(["scores", "customer_scores"]),
-        dg.AssetKey(["ml", "ml_cross_sell_scoring_snapshot"]),
-        dg.AssetKey(["marts", "product_affinity"]),
-        dg.AssetKey(["marts", "product_upgrade_paths"]),
-        dg.AssetKey(["ml", "ml_offer_scoring_snapshot"]),
-        dg.AssetKey(["models", offer_model.NAME]),
+        SCORES,
+        dbt_model_key("ml_cross_sell_scoring_snapshot"),
+        dbt_model_key("product_affinity"),
+        dbt_model_key("product_upgrade_paths"),
+        dbt_model_key("ml_offer_scoring_snapshot"),
+        model_key(offer_model.NAME),
     ],
     kinds={"duckdb", "python"},
     description="Per past buyer: the cross-sell category and product (propensity x margin, "
@@ -310,10 +312,10 @@ def next_best_offers_asset(warehouse: Warehouse) -> dg.MaterializeResult:
     group_name="ml",
     freshness_policy=DAILY_FRESHNESS,
     deps=[
-        dg.AssetKey(["activation_candidates", "audience_members"]),
-        dg.AssetKey(["scores", "next_best_offers"]),
-        dg.AssetKey(["ml", "ml_scoring_snapshot"]),
-        dg.AssetKey(["ml", "ml_cross_sell_scoring_snapshot"]),
+        dbt_model_key("audience_members"),
+        NEXT_BEST_OFFERS,
+        dbt_model_key("ml_scoring_snapshot"),
+        dbt_model_key("ml_cross_sell_scoring_snapshot"),
         model_key("cross_sell"),
         model_key("upsell"),
     ],

@@ -7,6 +7,7 @@ import shutil
 
 import dagster as dg
 
+from dagster_project.assets.dbt import dbt_model_key
 from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from nextsale.sync import DESTINATIONS, SyncError, sync
@@ -14,11 +15,11 @@ from nextsale.sync.engine import AUDIENCE_COUNTS
 from nextsale.sync.state import recent_runs
 from nextsale.warehouse import pull_schema
 
-AUDIENCES = dg.AssetKey(["activation", "audience_members"])
-ERASURES = dg.AssetKey(["activation", "erasure_requests"])
-RETIRED_KEYS = dg.AssetKey(["activation", "retired_customer_keys"])
-SUPPRESSIONS = dg.AssetKey(["activation", "suppressions"])
-WATERMARK = dg.AssetKey(["activation", "consent_watermark"])
+AUDIENCES = dbt_model_key("published__audience_members")
+ERASURES = dbt_model_key("erasure_requests")
+RETIRED_KEYS = dbt_model_key("retired_customer_keys")
+SUPPRESSIONS = dbt_model_key("suppressions")
+WATERMARK = dbt_model_key("published__consent_watermark")
 
 
 class SyncDestination(dg.ConfigurableResource):
