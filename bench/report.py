@@ -181,6 +181,16 @@ def goals(results: list[dict]) -> str:
              f"{explained.get('people', 0):,} people an audience sends to, exact TreeSHAP)",
              f"{s:,.1f} s", "under 60 s", s < 60)
         )  # fmt: skip
+    for model in ("cross_sell", "upsell"):
+        if model in at.get("reasons_agreement", {}):
+            a = at["reasons_agreement"][model]
+            rows.append(
+                (f"{model} reasons by approx_contribs ({a['approx_s']:,.1f} s against "
+                 f"{a['exact_s']:,.1f} s exact, {a['rows']:,} rows, {a['trees']} trees): "
+                 "the top reason agrees with exact TreeSHAP",
+                 f"{a['top_reason_agreement']:.1%}", "at least 95 % to be used",
+                 a["top_reason_agreement"] >= 0.95)
+            )  # fmt: skip
     if "score_1m_rows" in at:
         s = at["score_1m_rows"]["seconds"]
         rows.append(

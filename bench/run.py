@@ -131,6 +131,24 @@ def activate(database: Path, customers: int) -> dict:
     }
 
 
+def agreement(model, frame) -> dict:
+    """Exact TreeSHAP against approx_contribs on `frame`: top positive reason agreement."""
+    matrix = model.dmatrix(frame)
+    seconds, top = {}, {}
+    for method, approx in (("exact", False), ("approx", True)):
+        started = time.perf_counter()
+        contributions = model.booster.predict(matrix, pred_contribs=True, approx_contribs=approx)[
+            :, :-1
+        ]  # the last column is the bias
+        seconds[method] = round(time.perf_counter() - started, 1)
+        top[method] = (contributions.argmax(axis=1), contributions.max(axis=1) > 0)
+    explained = top["exact"][1]  # rows with a reason at all
+    agree = top["exact"][0][explained] == top["approx"][0][explained]
+    return {"rows": len(frame), "trees": model.booster.num_boosted_rounds(),
+            "exact_s": seconds["exact"], "approx_s": seconds["approx"],
+            "top_reason_agreement": round(float(agree.mean()), 4)}  # fmt: skip
+
+
 def stage(name: str, customers: int) -> None:
     """Run one stage in this process and print its figures as JSON."""
     from nextsale.contracts import CONTRACTS
@@ -160,6 +178,19 @@ def stage(name: str, customers: int) -> None:
         extra["slowest_models"] = slowest_models(dbt_build(database, "--exclude", ACTIVATION))
     elif name == "activation":
         extra |= activate(database, customers)
+    elif name == "reasons_agreement":
+        # may a cheaper approximation stand in? XGBoost's approx_contribs (Saabas) against exact
+        # TreeSHAP on the rows offer_reasons explains (run activation first): how often their
+        # top reason agrees, and the seconds of each
+        from ml import artifacts
+        from ml.score import rows_to_explain
+
+        saved = DATA / str(customers) / "artifacts"
+        models = {n: artifacts.load(saved, n) for n in ("cross_sell", "upsell")}
+        sent, rows = rows_to_explain(database, models)
+        extra["people"] = len(sent)
+        for model_name, frame in rows.items():
+            extra[model_name] = agreement(models[model_name], frame)
     elif name == "daily_increment":
         # one more day of landing files into the warehouse the full run left, then what a daily
         # run does: ingest it, build the warehouse keeping the identity history, score with the
@@ -283,6 +314,7 @@ STAGES = (
     "train_offers",
     "score",
     "activation",
+    "reasons_agreement",
     "dry_run_sync",
     "score_1m_rows",
     "explain_1m_rows",

@@ -179,25 +179,35 @@ def offer_reasons(
     an audience will send to (activation_candidates.audience_members, is_sendable): the reasons
     for their cross-sell category and for their upgrade. Nobody else is explained: a person no
     audience sends to reads no reasons, and explaining everyone cost most of scoring."""
+    sent, rows = rows_to_explain(warehouse, {"cross_sell": cross_sell, "upsell": upsell})
+    reasons = sent[["customer_key"]].assign(cross_sell_reasons=None, upsell_reasons=None)
+    for name, model in (("cross_sell", cross_sell), ("upsell", upsell)):
+        if name in rows:
+            explained = rows[name][["component_id"]].assign(reasons=top_reasons(model, rows[name]))
+            reasons[f"{name}_reasons"] = _by_person(sent, explained, "reasons")
+    return reasons.astype({"cross_sell_reasons": "string", "upsell_reasons": "string"})
+
+
+def rows_to_explain(
+    warehouse: Warehouse | Path, models: dict[str, TrainedModel | None]
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The people an audience will send to with their offers (SENT_OFFERS_SQL), and per model
+    ("cross_sell", "upsell") that has one, the snapshot rows its offers were scored on: the
+    person and their cross-sell category, or the person as an upgrade's owner."""
     warehouse = as_warehouse(warehouse)
     sent = warehouse.query(SENT_OFFERS_SQL)
-    reasons = sent[["customer_key"]].assign(cross_sell_reasons=None, upsell_reasons=None)
-    picks = sent.dropna(subset=["cross_sell_category"])
-    if cross_sell is not None and not picks.empty:
-        wanted = picks.rename(columns={"cross_sell_category": "category"})
-        rows = read_snapshot(
-            warehouse, "cross_sell", "scoring", wanted[["component_id", "category"]]
-        )
-        rows = rows[SPECS["cross_sell"].eligible(rows)]
-        explained = rows[["component_id"]].assign(cross_sell_reasons=top_reasons(cross_sell, rows))
-        reasons["cross_sell_reasons"] = _by_person(sent, explained, "cross_sell_reasons")
-    owners = sent.dropna(subset=["upsell_product_id"])
-    if upsell is not None and not owners.empty:
-        rows = read_snapshot(warehouse, "customer", "scoring", owners[["component_id"]])
-        rows = rows[SPECS["upsell"].eligible(rows)]
-        explained = rows[["component_id"]].assign(upsell_reasons=top_reasons(upsell, rows))
-        reasons["upsell_reasons"] = _by_person(sent, explained, "upsell_reasons")
-    return reasons.astype({"cross_sell_reasons": "string", "upsell_reasons": "string"})
+    wanted = {
+        "cross_sell": sent.dropna(subset=["cross_sell_category"]).rename(
+            columns={"cross_sell_category": "category"}
+        )[["component_id", "category"]],
+        "upsell": sent.dropna(subset=["upsell_product_id"])[["component_id"]],
+    }
+    rows = {}
+    for name, keys in wanted.items():
+        if models.get(name) is not None and not keys.empty:
+            frame = read_snapshot(warehouse, SPECS[name].snapshot, "scoring", keys)
+            rows[name] = frame[SPECS[name].eligible(frame)]
+    return sent, rows
 
 
 def _by_person(sent: pd.DataFrame, explained: pd.DataFrame, column: str) -> np.ndarray:

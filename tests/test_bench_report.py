@@ -64,3 +64,15 @@ def test_scoring_with_reasons_adds_the_reasons_of_activation_to_the_score_stage(
     text = report.goals(pipeline)
     assert "120,000 people an audience sends to" in text
     assert "| 55.0 s | under 60 s | yes |" in text
+
+
+def test_the_approximate_reasons_are_judged_by_their_agreement_with_exact_treeshap():
+    pipeline = [
+        {"stage": s, "customers": 1_000_000, "seconds": 10.0, "peak_rss_mb": 1024.0}
+        for s in report.PIPELINE
+    ]
+    pipeline.append({"stage": "reasons_agreement", "customers": 1_000_000, "seconds": 9.0,
+                     "peak_rss_mb": 1024.0, "upsell": {"rows": 1000, "trees": 200,
+                     "exact_s": 8.0, "approx_s": 0.2, "top_reason_agreement": 0.763}})  # fmt: skip
+    text = report.goals(pipeline)
+    assert "| 76.3% | at least 95 % to be used | no |" in text
