@@ -75,8 +75,11 @@ bench: manifest
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/report.py
 
-lint: install
+# ruff, then Dagster's own check that every definition loads (dg reads [tool.dg] in
+# pyproject.toml; VIRTUAL_ENV tells it the project's .venv is the one to use).
+lint: manifest
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
 
 format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
