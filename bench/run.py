@@ -137,9 +137,8 @@ def agreement(model, frame) -> dict:
     seconds, top = {}, {}
     for method, approx in (("exact", False), ("approx", True)):
         started = time.perf_counter()
-        contributions = model.booster.predict(matrix, pred_contribs=True, approx_contribs=approx)[
-            :, :-1
-        ]  # the last column is the bias
+        contributions = model.booster.predict(matrix, pred_contribs=True, approx_contribs=approx)
+        contributions = contributions[:, :-1]  # the last column is the bias
         seconds[method] = round(time.perf_counter() - started, 1)
         top[method] = (contributions.argmax(axis=1), contributions.max(axis=1) > 0)
     explained = top["exact"][1]  # rows with a reason at all
