@@ -19,6 +19,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -80,15 +81,24 @@ def dbt_build(database: Path, *args: str) -> dict:
 def slowest_models(run: dict) -> list:
     """dbt's own timing: which models the time went to."""
     timed = sorted(run["results"], key=lambda r: -r["execution_time"])
-    return [[r["unique_id"].split(".")[-1], round(r["execution_time"], 1)] for r in timed[:8]]
+    return [[r["unique_id"].split(".")[-1], round(r["execution_time"], 1)] for r in timed[:12]]
+
+
+def seconds_by_resource_type(run: dict) -> dict:
+    """dbt's own timing summed by node type: how much of a build its data tests take."""
+    seconds = Counter()
+    for result in run["results"]:
+        seconds[result["unique_id"].split(".")[0]] += result["execution_time"]
+    return {kind: round(total, 1) for kind, total in seconds.most_common()}
 
 
 def write_scores(database: Path, customers: int):
     """What the scores assets write, with the published version of every model: the scores,
-    each model's status (audience_status reads it) and the next best offers; the models and the
-    seconds of each part."""
+    each model's status (audience_status reads it), the cross-sell candidates and the offer
+    choices (dbt's next_best_offers ranks them, with the audiences); the models and the seconds
+    of each part."""
     from ml import artifacts, offers
-    from ml.score import customer_scores, next_best_offers, write_table
+    from ml.score import cross_sell_candidates, customer_scores, offer_choices, write_table
     from ml.specs import SPECS
 
     started, parts = time.perf_counter(), {}
@@ -97,22 +107,24 @@ def write_scores(database: Path, customers: int):
     write_table(database, "customer_scores", customer_scores(database, models))
     write_table(database, "model_status", artifacts.model_status(saved, [*SPECS, offers.NAME]))
     parts["customer_scores"] = time.perf_counter() - started
-    picks = next_best_offers(database, models["cross_sell"], models["upsell"], offers.load(saved))
-    write_table(database, "next_best_offers", picks)
-    parts["next_best_offers"] = time.perf_counter() - started - parts["customer_scores"]
+    candidates = cross_sell_candidates(database, models["cross_sell"])
+    write_table(database, "cross_sell_candidates", candidates)
+    parts["cross_sell_candidates"] = time.perf_counter() - started - sum(parts.values())
+    write_table(database, "offer_choices", offer_choices(database, offers.load(saved)))
+    parts["offer_choices"] = time.perf_counter() - started - sum(parts.values())
     return models, {k: round(v, 1) for k, v in parts.items()}
 
 
 def activate(database: Path, customers: int) -> dict:
-    """What the activation assets do: the audiences (dbt), the reasons for the people they send
-    to (the offer_reasons asset), the destination tables (dbt); the seconds of each and the
-    reasons' counts."""
+    """What the activation assets do: the next best offers and the audiences (dbt), the reasons
+    for the people they send to (the offer_reasons asset), the destination tables (dbt); the
+    seconds of each and the reasons' counts."""
     from ml import artifacts
     from ml.score import offer_reasons, write_table
 
     started, parts = time.perf_counter(), {}
     dbt_build(database, "--select", ACTIVATION, "--exclude", DESTINATIONS)
-    parts["audiences"] = time.perf_counter() - started
+    parts["offers_and_audiences"] = time.perf_counter() - started
     saved = DATA / str(customers) / "artifacts"
     models = {n: artifacts.load(saved, n) for n in ("cross_sell", "upsell")}
     reasons = offer_reasons(database, models["cross_sell"], models["upsell"])
@@ -174,7 +186,9 @@ def stage(name: str, customers: int) -> None:
     elif name == "dbt_build":
         # the warehouse first; the activation models read the scores, so they come after them
         extra["duckdb_memory_limit"] = duckdb_memory_limit()
-        extra["slowest_models"] = slowest_models(dbt_build(database, "--exclude", ACTIVATION))
+        run = dbt_build(database, "--exclude", ACTIVATION)
+        extra["slowest_models"] = slowest_models(run)
+        extra["dbt_seconds_by_type"] = seconds_by_resource_type(run)
     elif name == "activation":
         extra |= activate(database, customers)
     elif name == "reasons_agreement":
@@ -207,6 +221,7 @@ def stage(name: str, customers: int) -> None:
                         json.dumps({"refresh_history": False}))  # fmt: skip
         parts["dbt_build"] = time.perf_counter() - started - sum(parts.values())
         extra["slowest_models"] = slowest_models(run)
+        extra["dbt_seconds_by_type"] = seconds_by_resource_type(run)
         write_scores(database, customers)
         parts["score"] = time.perf_counter() - started - sum(parts.values())
         activation = activate(database, customers)
@@ -296,12 +311,16 @@ def stage(name: str, customers: int) -> None:
                     model.predict(rows[SPECS[model_name].eligible(rows)])
         elif models["upsell"] is not None:
             top_reasons(models["upsell"], rows[SPECS["upsell"].eligible(rows)])
-    peak_kb = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    )
+    # the stage's Python process and the largest of its children (dbt) apart: which one peaks
+    own_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024, **extra}))
+    peaks = {
+        "peak_rss_mb": max(own_kb, children_kb) / 1024,
+        "peak_rss_python_mb": own_kb / 1024,
+        "peak_rss_children_mb": children_kb / 1024,
+    }
+    print(json.dumps({"seconds": seconds, **peaks, **extra}))
 
 
 STAGES = (
