@@ -94,10 +94,11 @@ def seconds_by_resource_type(run: dict) -> dict:
 
 def write_scores(database: Path, customers: int):
     """What the scores assets write, with the published version of every model: the scores,
-    each model's status (audience_status reads it) and the next best offers; the models and the
-    seconds of each part."""
+    each model's status (audience_status reads it), the cross-sell candidates and the offer
+    choices (dbt's next_best_offers ranks them, with the audiences); the models and the seconds
+    of each part."""
     from ml import artifacts, offers
-    from ml.score import customer_scores, next_best_offers, write_table
+    from ml.score import cross_sell_candidates, customer_scores, offer_choices, write_table
     from ml.specs import SPECS
 
     started, parts = time.perf_counter(), {}
@@ -106,22 +107,24 @@ def write_scores(database: Path, customers: int):
     write_table(database, "customer_scores", customer_scores(database, models))
     write_table(database, "model_status", artifacts.model_status(saved, [*SPECS, offers.NAME]))
     parts["customer_scores"] = time.perf_counter() - started
-    picks = next_best_offers(database, models["cross_sell"], models["upsell"], offers.load(saved))
-    write_table(database, "next_best_offers", picks)
-    parts["next_best_offers"] = time.perf_counter() - started - parts["customer_scores"]
+    candidates = cross_sell_candidates(database, models["cross_sell"])
+    write_table(database, "cross_sell_candidates", candidates)
+    parts["cross_sell_candidates"] = time.perf_counter() - started - sum(parts.values())
+    write_table(database, "offer_choices", offer_choices(database, offers.load(saved)))
+    parts["offer_choices"] = time.perf_counter() - started - sum(parts.values())
     return models, {k: round(v, 1) for k, v in parts.items()}
 
 
 def activate(database: Path, customers: int) -> dict:
-    """What the activation assets do: the audiences (dbt), the reasons for the people they send
-    to (the offer_reasons asset), the destination tables (dbt); the seconds of each and the
-    reasons' counts."""
+    """What the activation assets do: the next best offers and the audiences (dbt), the reasons
+    for the people they send to (the offer_reasons asset), the destination tables (dbt); the
+    seconds of each and the reasons' counts."""
     from ml import artifacts
     from ml.score import offer_reasons, write_table
 
     started, parts = time.perf_counter(), {}
     dbt_build(database, "--select", ACTIVATION, "--exclude", DESTINATIONS)
-    parts["audiences"] = time.perf_counter() - started
+    parts["offers_and_audiences"] = time.perf_counter() - started
     saved = DATA / str(customers) / "artifacts"
     models = {n: artifacts.load(saved, n) for n in ("cross_sell", "upsell")}
     reasons = offer_reasons(database, models["cross_sell"], models["upsell"])

@@ -16,8 +16,9 @@ from dagster_project.assets.dbt import (
 from dagster_project.assets.ingest import ingest_assets
 from dagster_project.assets.models import (
     build_model_assets,
+    cross_sell_candidates_asset,
     customer_scores_asset,
-    next_best_offers_asset,
+    offer_choices_asset,
     offer_reasons_asset,
 )
 from dagster_project.assets.sync import audiences_not_empty, sync_assets, sync_destinations
@@ -45,7 +46,8 @@ def build_definitions(settings: Settings, dry_run_syncs: bool = False) -> dg.Def
             nextsale_dbt_models,
             *build_model_assets(settings.artifacts_dir),
             customer_scores_asset,
-            next_best_offers_asset,
+            cross_sell_candidates_asset,
+            offer_choices_asset,
             nextsale_dbt_activation,
             offer_reasons_asset,
             nextsale_dbt_destinations,

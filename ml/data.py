@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml import relations
 from ml.specs import ModelSpec
 from nextsale.warehouse import Warehouse, as_warehouse
 
@@ -22,10 +23,10 @@ TIMESTAMP_COLUMNS = ("first_order_at", "last_order_at")
 CATEGORICAL_COLUMNS = ("category", "primary_category")
 MAX_TRAINING_SNAPSHOT_ROWS = 3_000_000
 TABLES = {
-    ("customer", "training"): "ml.ml_training_snapshots",
-    ("customer", "scoring"): "ml.ml_scoring_snapshot",
-    ("cross_sell", "training"): "ml.ml_cross_sell_training_snapshots",
-    ("cross_sell", "scoring"): "ml.ml_cross_sell_scoring_snapshot",
+    ("customer", "training"): relations.TRAINING_SNAPSHOTS,
+    ("customer", "scoring"): relations.SCORING_SNAPSHOT,
+    ("cross_sell", "training"): relations.CROSS_SELL_TRAINING_SNAPSHOTS,
+    ("cross_sell", "scoring"): relations.CROSS_SELL_SCORING_SNAPSHOT,
 }
 
 
@@ -46,7 +47,7 @@ def read_calendar(warehouse: Warehouse | Path) -> Calendar:
         as_warehouse(warehouse)
         .query(
             "select as_of_date, propensity_horizon_days, ltv_horizon_days "
-            "from intermediate.int_calendar__cutoffs where is_scoring"
+            f"from {relations.CALENDAR} where is_scoring"
         )
         .iloc[0]
     )

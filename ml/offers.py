@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml import artifacts
+from ml import artifacts, relations
 from ml.compare import Fold, compare
 from ml.data import feature_columns, feature_matrix
 from ml.train import data_hash
@@ -51,7 +51,7 @@ from ml.uplift import CONTROL, UpliftModel, judge_targeting, qini_coefficient, q
 from nextsale.warehouse import Warehouse, as_warehouse
 
 NAME = "offer_uplift"
-SNAPSHOT = "ml.ml_campaign_snapshots"
+SNAPSHOT = relations.CAMPAIGN_SNAPSHOTS
 # what a row of the campaign snapshot says about the send, not about the person before it
 CAMPAIGN_COLUMNS = ("campaign_id", "started_at", "send_id", "audience", "offer_type",
                     "offer_value", "channel", "treatment", "window_end", "is_window_complete",
@@ -61,7 +61,7 @@ MIN_HOLDOUT_CONVERSIONS = 10  # among the held-out, likewise
 ROLLING_CAMPAIGNS = 3  # judged: the latest campaign and up to two before it
 FREE_SHIPPING_COST_USD = 6.0  # what shipping an order costs the shop
 MESSAGE_COST_USD = {"email": 0.001, "sms": 0.015}  # per message sent
-# what best_offers adds to next_best_offers, besides offer_reason
+# what best_offers picks per person (scores.offer_choices), besides offer_reason
 OFFER_COLUMNS = ("offer_type", "offer_discount_percent", "offer_channel",
                  "offer_order_chance_uplift", "offer_expected_incremental_margin_usd")  # fmt: skip
 

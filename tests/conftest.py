@@ -13,7 +13,7 @@ import pytest
 from dagster_project.assets.models import OFFER_REASONS
 from ml.artifacts import model_status
 from ml.data import read_calendar, read_snapshot
-from ml.score import customer_scores, next_best_offers, write_table
+from ml.score import cross_sell_candidates, customer_scores, offer_choices, write_table
 from ml.specs import SPECS
 from ml.train import train_and_evaluate
 from nextsale.config import Settings
@@ -101,6 +101,7 @@ def run_activation(settings: Settings) -> dg.ExecuteInProcessResult:
     """Scores from a propensity model trained here (on 600 people the other models fall under
     their minimum), then the activation assets through Dagster (the reasons for the audiences'
     members among them)."""
+    from dagster_project.assets.dbt import dbt_model_key
     from dagster_project.definitions import build_definitions
 
     warehouse = settings.warehouse()
@@ -109,7 +110,9 @@ def run_activation(settings: Settings) -> dg.ExecuteInProcessResult:
     write_table(
         warehouse, "customer_scores", customer_scores(warehouse, {"purchase_propensity": model})
     )
-    write_table(warehouse, "next_best_offers", next_best_offers(warehouse, None, None))
+    # what next_best_offers (dbt) ranks and joins: no cross-sell or offer model here
+    write_table(warehouse, "cross_sell_candidates", cross_sell_candidates(warehouse, None))
+    write_table(warehouse, "offer_choices", offer_choices(warehouse, None))
     # what the scores asset writes beside them (no version was published here)
     write_table(warehouse, "model_status", model_status(settings.artifacts_dir, list(SPECS)))
     settings.export_for_dbt()
@@ -119,7 +122,7 @@ def run_activation(settings: Settings) -> dg.ExecuteInProcessResult:
         for k in defs.resolve_asset_graph().get_all_asset_keys()
         if is_model_or_activation(k)
         and k.path[0] not in ("models", "scores", "sync")
-        or k == OFFER_REASONS
+        or k in (OFFER_REASONS, dbt_model_key("next_best_offers"))  # dbt ranks the scores
     ]
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, asset_selection=keys

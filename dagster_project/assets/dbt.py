@@ -25,13 +25,14 @@ LAYER_GROUPS = {
     "intermediate": "intermediate",
     "marketing": "marts",
     "ml": "ml",
+    "scores": "ml",  # next_best_offers: dbt's part of scoring
     "activation": "activation",
 }
 
 
 # What people act on is refreshed daily; staging and intermediate models are views or inputs,
 # and their freshness shows in what is built from them.
-FRESH_DAILY_GROUPS = {"marts", "activation"}
+FRESH_DAILY_FOLDERS = {"marketing", "scores", "activation"}
 
 
 class NextsaleDbtTranslator(DagsterDbtTranslator):
@@ -54,7 +55,8 @@ class NextsaleDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if spec.group_name in FRESH_DAILY_GROUPS:
+        folders = manifest["nodes"].get(unique_id, {}).get("fqn", [])[1:-1]
+        if FRESH_DAILY_FOLDERS.intersection(folders):
             return spec.replace_attributes(freshness_policy=DAILY_FRESHNESS)
         return spec
 
@@ -106,10 +108,10 @@ def dbt_build_args(config: DbtBuildConfig) -> list[str]:
     return args
 
 
-# Activation models read the scores, which the models write after the warehouse is built, and
-# the destination tables read the reasons explained for the audiences' members: three dbt
-# assets, so that the graph runs dbt -> models -> scores -> dbt (audiences) -> reasons -> dbt
-# (destination tables) without a cycle.
+# Activation models (and next_best_offers) read the scores, which the models write after the
+# warehouse is built, and the destination tables read the reasons explained for the audiences'
+# members: three dbt assets, so that the graph runs dbt -> models -> scores -> dbt (offers,
+# audiences) -> reasons -> dbt (destination tables) without a cycle.
 ACTIVATION = "tag:activation"
 DESTINATIONS = "source:scores.offer_reasons+"
 

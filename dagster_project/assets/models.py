@@ -1,6 +1,7 @@
 """The models (ml/) as assets: one per model, each judged by its quality gate (a check that
-decides publication and never stops the run), then the scores and next best offers made with
-the published versions, and the reasons behind the offers of the people an audience sends to."""
+decides publication and never stops the run), then what the published versions write: the
+scores, the cross-sell candidates and offer choices that next_best_offers (dbt) ranks, and the
+reasons behind the offers of the people an audience sends to."""
 
 import time
 from pathlib import Path
@@ -13,7 +14,13 @@ from dagster_project.resources import Warehouse
 from ml import artifacts
 from ml import offers as offer_model
 from ml.data import read_calendar, read_snapshot
-from ml.score import customer_scores, next_best_offers, offer_reasons, write_table
+from ml.score import (
+    cross_sell_candidates,
+    customer_scores,
+    offer_choices,
+    offer_reasons,
+    write_table,
+)
 from ml.specs import SPECS, ModelSpec
 from ml.train import train_and_evaluate
 from nextsale import charts
@@ -188,7 +195,8 @@ def build_model_assets(artifacts_dir: Path | None = None) -> list[dg.AssetsDefin
 
 SCORES = dg.AssetKey(["scores", "customer_scores"])
 MODEL_STATUS = dg.AssetKey(["scores", "model_status"])
-NEXT_BEST_OFFERS = dg.AssetKey(["scores", "next_best_offers"])
+CROSS_SELL_CANDIDATES = dg.AssetKey(["scores", "cross_sell_candidates"])
+OFFER_CHOICES = dg.AssetKey(["scores", "offer_choices"])
 
 
 @dg.multi_asset(
@@ -271,38 +279,53 @@ def customer_scores_asset(warehouse: Warehouse):
 
 
 @dg.asset(
-    key=NEXT_BEST_OFFERS,
+    key=CROSS_SELL_CANDIDATES,
     group_name="ml",
     freshness_policy=DAILY_FRESHNESS,
-    deps=[
-        SCORES,
-        dbt_model_key("ml_cross_sell_scoring_snapshot"),
-        dbt_model_key("product_affinity"),
-        dbt_model_key("product_upgrade_paths"),
-        dbt_model_key("ml_offer_scoring_snapshot"),
-        model_key(offer_model.NAME),
-    ],
+    deps=[dbt_model_key("ml_cross_sell_scoring_snapshot"), model_key("cross_sell")],
     kinds={"duckdb", "python"},
-    description="Per past buyer: the cross-sell category and product (propensity x margin, "
-    "backed by product affinity), the upsell product (next tier of their latest family), and "
-    "the offer type and channel with the highest expected incremental margin (offer_uplift), "
-    "with why.",
+    description="Every category a past buyer has not bought and could be offered, with the "
+    "published cross-sell model's propensity. next_best_offers (dbt) ranks them by propensity "
+    "x margin and picks the product.",
 )
-def next_best_offers_asset(warehouse: Warehouse) -> dg.MaterializeResult:
-    offers = next_best_offers(
-        warehouse.client(),
-        artifacts.load(warehouse.artifacts, "cross_sell"),
-        artifacts.load(warehouse.artifacts, "upsell"),
-        offer_model.load(warehouse.artifacts),
+def cross_sell_candidates_asset(warehouse: Warehouse) -> dg.MaterializeResult:
+    candidates = cross_sell_candidates(
+        warehouse.client(), artifacts.load(warehouse.artifacts, "cross_sell")
     )
-    rows = write_table(warehouse.client(), "next_best_offers", offers)
+    rows = write_table(warehouse.client(), "cross_sell_candidates", candidates)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
-            "with_cross_sell": int(offers["cross_sell_category"].notna().sum()),
-            "with_upsell": int(offers["upsell_product_id"].notna().sum()),
-            "with_offer": int(offers["offer_type"].notna().sum()),
-            "offers": dg.MetadataValue.md(offer_mix(offers)),
+            "people": int(candidates["component_id"].nunique()),
+            "categories": int(candidates["category"].nunique()),
+        }
+    )
+
+
+@dg.asset(
+    key=OFFER_CHOICES,
+    group_name="ml",
+    freshness_policy=DAILY_FRESHNESS,
+    deps=[
+        dbt_model_key("ml_scoring_snapshot"),
+        dbt_model_key("ml_offer_scoring_snapshot"),
+        dbt_model_key("customer_360"),
+        dbt_model_key("shop_margin_rate"),
+        model_key(offer_model.NAME),
+    ],
+    kinds={"duckdb", "python"},
+    description="Per past buyer, the offer type and channel with the highest expected "
+    "incremental margin (offer_uplift), on a channel they consented to, with why. "
+    "next_best_offers (dbt) joins it on.",
+)
+def offer_choices_asset(warehouse: Warehouse) -> dg.MaterializeResult:
+    choices = offer_choices(warehouse.client(), offer_model.load(warehouse.artifacts))
+    rows = write_table(warehouse.client(), "offer_choices", choices)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "with_offer": int(choices["offer_type"].notna().sum()),
+            "offers": dg.MetadataValue.md(offer_mix(choices)),
         }
     )
 
@@ -313,7 +336,7 @@ def next_best_offers_asset(warehouse: Warehouse) -> dg.MaterializeResult:
     freshness_policy=DAILY_FRESHNESS,
     deps=[
         dbt_model_key("audience_members"),
-        NEXT_BEST_OFFERS,
+        dbt_model_key("next_best_offers"),
         dbt_model_key("ml_scoring_snapshot"),
         dbt_model_key("ml_cross_sell_scoring_snapshot"),
         model_key("cross_sell"),

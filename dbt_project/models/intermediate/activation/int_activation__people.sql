@@ -23,7 +23,7 @@ scores as (
 
 offers as (
 
-    select * from {{ source('scores', 'next_best_offers') }}
+    select * from {{ ref('next_best_offers') }}
 
 ),
 
