@@ -75,10 +75,12 @@ bench: manifest
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/report.py
 
-# ruff, then Dagster's own check that every definition loads (dg reads [tool.dg] in
-# pyproject.toml; VIRTUAL_ENV tells it the project's .venv is the one to use).
+# The habits of the code, cheapest first: ruff; mypy on the annotated functions ([tool.mypy]);
+# Dagster's own check that every definition loads (dg reads [tool.dg] in pyproject.toml;
+# VIRTUAL_ENV tells it the project's .venv is the one to use).
 lint: manifest
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/mypy
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
 
 format: install

@@ -100,18 +100,18 @@ class Narrator:
                 self.echo(f"  … {_label(step)} ({self.dbt_totals.get(step, 0)} models and seeds)")
         elif kind == "ASSET_MATERIALIZATION":
             account.materialized += 1
-            metadata = event.event_specific_data.materialization.metadata
+            metadata = event.materialization.metadata
             self.metadata.setdefault(step, []).append({k: v.value for k, v in metadata.items()})
         elif kind == "STEP_SUCCESS":
             took = entry.timestamp - self.started.get(step, entry.timestamp)
             self.echo(f"  ✓ {_label(step)}: {self.what(step)} ({_elapsed(took)})")
         elif kind == "STEP_FAILURE":
-            error = event.event_specific_data.error
+            error = event.step_failure_data.error
             message = (error.message if error else "failed").strip().splitlines()[0]
             account.problems.append(f"{_label(step)}: {message}")
             self.echo(f"  ✗ {_label(step)}: {message}")
         elif kind == "ASSET_CHECK_EVALUATION":
-            check = event.event_specific_data
+            check = event.asset_check_evaluation_data
             if check.passed:
                 return
             name = f"{check.asset_key.to_user_string()} {check.check_name}"
@@ -159,7 +159,7 @@ def materialize(
         if assets_def.is_executable and assets_def.node_def.name in DBT_STEPS
     }
     run_config: dict = dict(QUIET)
-    dbt_config = {"as_of_date": as_of_date} if as_of_date else {}
+    dbt_config: dict[str, str | bool] = {"as_of_date": as_of_date} if as_of_date else {}
     if rebuild:
         dbt_config["reuse_unchanged"] = False
     if dbt_config:

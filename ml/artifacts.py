@@ -200,7 +200,7 @@ def model_status(artifacts_dir: Path, names: list[str]) -> pd.DataFrame:
                 "model": name,
                 "version_in_use": in_use,
                 "latest_version": latest["version"] if latest else None,
-                "latest_published": bool(latest) and latest["version"] == in_use,
+                "latest_published": latest is not None and latest["version"] == in_use,
                 "gate_reason": reason,
                 "scores": "from the latest version"
                 if latest and latest["version"] == in_use

@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -290,18 +291,19 @@ class ParetoNbd:
 
 
 MAX_FITS_KEPT = 32
+Fitted = TypeVar("Fitted")
 _FITTED: dict[tuple[str, str], object] = {}  # (histories' hash, model) -> fitted model
 PROCESSES = ("bgnbd", "pareto_nbd")
 
 
-def _cached(key: tuple[str, str], fit: Callable[[], object]) -> object:
+def _cached(key: tuple[str, str], fit: Callable[[], Fitted]) -> Fitted:
     """The same histories again (a cutoff judged for another model, or retrained in this
     process) reuse the fit: a fit takes seconds, the lookup nothing."""
     if key not in _FITTED:
         _FITTED[key] = fit()
         while len(_FITTED) > MAX_FITS_KEPT:
             _FITTED.pop(next(iter(_FITTED)))
-    return _FITTED[key]
+    return cast(Fitted, _FITTED[key])
 
 
 class RepeatBuying:

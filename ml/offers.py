@@ -364,16 +364,16 @@ def best_offers(
     reachable = {"email": people["is_email_opt_in"].to_numpy(bool),
                  "sms": people["is_sms_opt_in"].to_numpy(bool)}  # fmt: skip
     arms = [a for a in model.arms if parse_arm(a)[2] in reachable]
-    margins, responses = [], []
+    margin_rows, response_rows = [], []
     for arm in arms:
         offer_type, discount, channel = parse_arm(arm)
         sent = model.response(x, arm)
         margin = (sent * aov * (margin_rate - discount) - base * aov * margin_rate
                   - sent * FREE_SHIPPING_COST_USD * (offer_type == "free_shipping")
                   - MESSAGE_COST_USD[channel])  # fmt: skip
-        margins.append(np.where(reachable[channel], margin, -np.inf))
-        responses.append(sent)
-    margins, responses = np.array(margins), np.array(responses)
+        margin_rows.append(np.where(reachable[channel], margin, -np.inf))
+        response_rows.append(sent)
+    margins, responses = np.array(margin_rows), np.array(response_rows)
     pick = margins.argmax(axis=0)
     idx = np.arange(len(people))
     best_margin = margins[pick, idx]
@@ -391,10 +391,10 @@ def best_offers(
     return pd.DataFrame(
         {
             "customer_key": people["customer_key"].to_numpy(),
-            "offer_type": np.where(pays, [p[0] for p in parsed], None),
+            "offer_type": np.where(pays, np.array([p[0] for p in parsed], dtype=object), np.array(None)),
             "offer_discount_percent": np.where(pays & np.array([p[0] == "discount" for p in parsed]),
                                                [round(p[1] * 100) for p in parsed], np.nan),
-            "offer_channel": np.where(pays, [p[2] for p in parsed], None),
+            "offer_channel": np.where(pays, np.array([p[2] for p in parsed], dtype=object), np.array(None)),
             "offer_order_chance_uplift": np.where(pays, best_response - base, np.nan),
             "offer_expected_incremental_margin_usd": np.where(pays, best_margin, np.nan),
             "offer_reason": reasons,

@@ -142,7 +142,7 @@ def offer_reasons(
     sent, rows = rows_to_explain(warehouse, {"cross_sell": cross_sell, "upsell": upsell})
     reasons = sent[["customer_key"]].assign(cross_sell_reasons=None, upsell_reasons=None)
     for name, model in (("cross_sell", cross_sell), ("upsell", upsell)):
-        if name in rows:
+        if model is not None and name in rows:
             explained = rows[name][["component_id"]].assign(reasons=top_reasons(model, rows[name]))
             reasons[f"{name}_reasons"] = _by_person(sent, explained, "reasons")
     return reasons.astype({"cross_sell_reasons": "string", "upsell_reasons": "string"})

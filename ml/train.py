@@ -10,6 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,7 @@ TWEEDIE = {
     "tweedie_variance_power": 1.5,
     "eval_metric": "tweedie-nloglik@1.5",
 }
-OBJECTIVES = {
+OBJECTIVES: dict[str, dict[str, Any]] = {
     "classifier": {"objective": "binary:logistic", "eval_metric": "auc"},
     "tweedie": TWEEDIE,
     # potential LTV: trees of expected revenue place a person among similar customers
@@ -163,7 +164,7 @@ class ModelRun:
     fit_seconds: float
     baseline_seconds: dict[str, float] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    details: dict[str, object] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
     folds: list[FoldResult] = field(default_factory=list)  # latest test cutoff first
     comparisons: dict[str, Comparison] = field(default_factory=dict)  # by baseline
 
@@ -178,7 +179,7 @@ class ModelRun:
         if not scored:
             return None
         pick = max if self.spec.higher_is_better else min
-        name = pick(scored, key=scored.get)
+        name = pick(scored, key=lambda n: scored[n])
         return name, scored[name]
 
 
@@ -375,8 +376,8 @@ def _baseline_predictions(
             prediction = baselines.purchase_rhythm(split.test)
         elif name == "rfm_cell_hazard":
             days, upper = survival_bounds(train, spec, window_end)
-            baseline = baselines.RfmCellHazard().fit(train, days, np.isfinite(upper))
-            prediction = baseline.predict(split.test)
+            hazard = baselines.RfmCellHazard().fit(train, days, np.isfinite(upper))
+            prediction = hazard.predict(split.test)
         else:
             raise ValueError(f"unknown baseline {name!r}")
         out[name] = (prediction, time.perf_counter() - started)

@@ -259,17 +259,17 @@ def bar_chart(
 def histogram(values: Sequence[float], xlabel: str, *, clip_quantile: float = 0.99) -> str:
     """Distribution of a money amount per person; the long tail past the 99th percentile is
     gathered in the last bin so the bulk stays readable."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
+    amounts = np.asarray(values, dtype=float)
+    finite = amounts[np.isfinite(amounts)]
     figure = _figure()
     axes = figure.add_subplot()
-    if values.size:
-        low, high = min(float(values.min()), 0.0), float(np.quantile(values, clip_quantile))
-        axes.hist(np.clip(values, low, high), bins=40, color=MODEL_COLOR)
-        axes.axvline(float(np.median(values)), color="#cf222e", linestyle="--", linewidth=1)
+    if finite.size:
+        low, high = min(float(finite.min()), 0.0), float(np.quantile(finite, clip_quantile))
+        axes.hist(np.clip(finite, low, high), bins=40, color=MODEL_COLOR)
+        axes.axvline(float(np.median(finite)), color="#cf222e", linestyle="--", linewidth=1)
         axes.annotate(
-            f"median {_usd(float(np.median(values)))}",
-            xy=(float(np.median(values)), 1),
+            f"median {_usd(float(np.median(finite)))}",
+            xy=(float(np.median(finite)), 1),
             xycoords=("data", "axes fraction"),
             xytext=(4, -12),
             textcoords="offset points",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -359,12 +360,18 @@ def destinations() -> None:
         click.echo(name)
 
 
+def _credentials(destination) -> str:
+    """A destination's variables as the help names them: the host first where it is per account."""
+    needed = (destination.base_url_env[-1],) if destination.base_url_required else ()
+    return " + ".join((*needed, destination.token_env))
+
+
 @main.command(
-    help="Sync an activation table to its destination (hubspot, klaviyo or salesforce): only "
+    help=f"Sync an activation table to its destination ({', '.join(DESTINATIONS)}): only "
     "rows new or changed since the last successful sync, erased people deleted.\n\n"
-    "Credentials come from the environment (HUBSPOT_ACCESS_TOKEN, KLAVIYO_API_KEY, "
-    "SALESFORCE_INSTANCE_URL + SALESFORCE_ACCESS_TOKEN). Without them, or with --dry-run, "
-    "nothing is sent: each planned request is written to --out as a JSON file.\n\n"
+    "Credentials come from the environment "
+    f"({', '.join(_credentials(d) for d in DESTINATIONS.values())}). Without them, or with "
+    "--dry-run, nothing is sent: each planned request is written to --out as a JSON file.\n\n"
     "Example: nextsale sync hubspot --dry-run --out data/dry-run/hubspot"
 )
 @click.argument("destination", type=click.Choice(list(DESTINATIONS)))
@@ -457,7 +464,7 @@ class SyncProgress:
 
     def __init__(self, destination: str):
         self.label = f"Syncing {destination}"
-        self.bar = None
+        self.bar: Any = None  # click's progress bar, once the plan says how many
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:

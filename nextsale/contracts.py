@@ -12,6 +12,9 @@ from pathlib import Path
 
 from nextsale.identifiers import EMAIL, ID
 
+# The schemas ingestion writes: every kept row in raw, every other row in raw_quarantine.
+RAW, QUARANTINE = "raw", "raw_quarantine"
+
 # Types are DuckDB SQL types; ingestion casts the text it reads to them.
 TEXT = "VARCHAR"
 TIMESTAMP = "TIMESTAMPTZ"

@@ -42,6 +42,8 @@ from nextsale.contracts import (
     INT,
     MAX_AMOUNT,
     MONEY,
+    QUARANTINE,
+    RAW,
     TEXT,
     TIMESTAMP,
     Column,
@@ -58,7 +60,6 @@ from nextsale.landing_files import (
 )
 from nextsale.warehouse import connect_duckdb
 
-RAW, QUARANTINE = "raw", "raw_quarantine"
 FILE_LOG = f"{RAW}._file_loads"
 META_COLUMNS = ("_source_file", "_row_number", "_loaded_at")
 # Columns ingestion itself writes or works with: a landing column of the same name is renamed.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,11 +39,11 @@ class WarehouseSummary:
     quarantine_reasons: list[tuple[str, str, int]]  # table, reason, rows
     rejected_files: list[tuple[str, str]]  # file, error
     # the latest sync per destination: destination, status, finished_at, sent, failed, deleted
-    last_syncs: list[tuple] = ()
+    last_syncs: Sequence[tuple] = ()
     # sources without rows: the landing folder and what stays empty or null without it
-    empty_sources: list[tuple[str, str]] = ()
+    empty_sources: Sequence[tuple[str, str]] = ()
     # activation.audience_status: audience, members, holdout, sendable, why one of them is zero
-    audiences: list[tuple] = ()
+    audiences: Sequence[tuple] = ()
 
 
 def read_summary(duckdb_path: Path) -> WarehouseSummary:

@@ -23,6 +23,8 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from nextsale.contracts import QUARANTINE, RAW
+
 TARGETS = ("duckdb", "postgres")
 
 MEMORY_LIMIT_VARIABLE = "NEXTSALE_DUCKDB_MEMORY_LIMIT"
@@ -55,7 +57,9 @@ def connect_duckdb(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPy
 
 
 class Warehouse(Protocol):
-    target: str
+    @property
+    def target(self) -> str:
+        """The dbt output it is (dbt_project/profiles.yml)."""
 
     def query(self, sql: str, **frames: pd.DataFrame) -> pd.DataFrame:
         """Run a read-only query; each keyword frame can be selected from by its name."""
@@ -220,10 +224,8 @@ def publish_raw(
 
     The DuckDB file stays the record of what was loaded from which file; the server gets a full
     copy each time, so it always matches it exactly. Returns rows per table."""
-    from nextsale.ingest import QUARANTINE, RAW  # here: ingest imports config, which imports us
-
-    if isinstance(warehouse, DuckDBWarehouse):
-        return {}
+    if not isinstance(warehouse, PostgresWarehouse):
+        return {}  # the DuckDB file ingestion wrote is the warehouse
     copied = {}
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         found = con.execute(

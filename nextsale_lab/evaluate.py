@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -132,7 +133,7 @@ def prepare_dataset(
         ingest_table(database, contract, landing)
     first, as_of = _order_span(database)
     dataset = plan(name, first, as_of)
-    variables = {
+    variables: dict[str, Any] = {
         "ml_cutoffs": [c.isoformat() for c in _month_starts(first, as_of)],
         "ml_propensity_horizon_days": PROPENSITY_HORIZON_DAYS,
         "ml_ltv_horizon_days": dataset.ltv_horizon_days,

@@ -142,7 +142,7 @@ def build_campaign_snapshots(landing: Path, database: Path, variables: dict) -> 
         ingest_table(database, contract, landing)
     print(f"[{landing.parent.name}] dbt: features as of each campaign's first day", flush=True)
     with duckdb.connect(str(database), read_only=True) as con:
-        (first,) = con.execute("select min(created_at)::date from raw.shop_orders").fetchone()
+        (first,) = con.execute("select min(created_at)::date from raw.shop_orders").fetchall()[0]
     selection = ["build", "--select", "+ml_campaign_snapshots", "--exclude-resource-type", "test",
                  "unit_test"]  # fmt: skip
     run_dbt(database, selection, {"ml_cutoffs": [first.isoformat()], **variables})
@@ -203,16 +203,19 @@ def evaluate_generated(work_dir: Path, customers: int = 20_000, seed: int = 42) 
         flush=True,
     )
     run = offers.train_offer_model(frame)
+    if run.model is None:
+        raise RuntimeError(f"no offer model to judge: {'; '.join(run.reasons)}")
+    model = run.model
     truth = landing / "_ground_truth"
     sends = pd.read_parquet(truth / "campaign_sends", columns=["send_id", "pid"])
     persons = pd.read_parquet(truth / "persons").set_index("pid")
     test = frame[frame["campaign_id"] == run.test_campaign].merge(sends, on="send_id")
     people = persons.loc[test["pid"].to_numpy()]
     x = feature_matrix(test, run.features, {})
-    arms = run.model.arms
+    arms = model.arms
     true = {a: offer_effect(people, *_truth_key(a)) for a in arms}
-    predicted = {a: run.model.uplift(x, a) for a in arms}
-    propensity = {a: run.model.response(x, a) for a in arms}
+    predicted = {a: model.uplift(x, a) for a in arms}
+    propensity = {a: model.response(x, a) for a in arms}
     # the ceiling: a model of each arm's true effect itself, learned on the training
     # campaigns' people, ranks the test people this well with the same features
     train = frame[frame["campaign_id"] != run.test_campaign].merge(sends, on="send_id")

@@ -163,7 +163,7 @@ class GenerationSummary:
 
 
 def _catalogue() -> pd.DataFrame:
-    rows = []
+    rows: list[dict] = []
     for c, category in enumerate(CATEGORIES):
         for f, (family, base_price) in enumerate(CATALOGUE[category]):
             for tier, tier_name, price_factor, margin in TIERS:
@@ -400,8 +400,8 @@ class _Chunk:
                     )
             effect = np.where(holdout, 0.0, effect)
             responded = rng.random(m) < effect
-            offer_type = np.array([o[0] for o in OFFERS], dtype=object)[offer]
-            offer_value = np.array([o[1] for o in OFFERS], dtype=object)[offer]
+            sent_types = np.array([o[0] for o in OFFERS], dtype=object)[offer]
+            sent_values = np.array([o[1] for o in OFFERS], dtype=object)[offer]
             sends.append(
                 pd.DataFrame(
                     {
@@ -410,8 +410,8 @@ class _Chunk:
                         "audience": np.where(
                             sent_day - last[members] > WIN_BACK_DAYS, "win_back", "past_buyers"
                         ),
-                        "offer_type": np.where(holdout, None, offer_type),
-                        "offer_value": np.where(holdout, None, offer_value),
+                        "offer_type": np.where(holdout, np.array(None), sent_types),
+                        "offer_value": np.where(holdout, np.array(None), sent_values),
                         "channel": channel,
                         "sent_day": sent_day,
                         "is_holdout": holdout,
@@ -428,8 +428,8 @@ class _Chunk:
                         "day": sent_day
                         + np.minimum(rng.exponential(3.0, len(who)), ATTRIBUTION_DAYS - 1),
                         "campaign_discount": np.where(
-                            offer_type[responded] == "discount",
-                            pd.to_numeric(pd.Series(offer_value[responded]), errors="coerce") / 100,
+                            sent_types[responded] == "discount",
+                            pd.to_numeric(pd.Series(sent_values[responded]), errors="coerce") / 100,
                             np.nan,
                         ),
                     }

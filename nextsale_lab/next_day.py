@@ -52,7 +52,7 @@ def next_day(landing: Path, out_dir: Path) -> NextDay:
                       header = true, ignore_errors = true)""")  # fmt: skip
     last = con.execute(
         "select greatest((select max(happened_at) from events), (select max(happened_at) from orders))"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     day = last.astimezone(UTC).date() + timedelta(days=1)
     window = f"happened_at > timestamptz '{last.isoformat()}' - interval 1 day"
     shifted = f"strftime((happened_at + interval 1 day) at time zone 'UTC', '{ISO}')"
@@ -91,6 +91,6 @@ def next_day(landing: Path, out_dir: Path) -> NextDay:
     rows = {}
     for table, (sql, path, options) in copies.items():
         con.execute(f"copy ({sql}) to '{path}' ({options})")
-        rows[table] = con.execute(f"select count(*) from ({sql})").fetchone()[0]
+        rows[table] = con.execute(f"select count(*) from ({sql})").fetchall()[0][0]
     con.close()
     return NextDay(day, rows)

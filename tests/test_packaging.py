@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import shutil
 import subprocess
 import sys
@@ -37,3 +39,37 @@ def test_the_wheel_holds_the_product_and_its_dbt_project_and_nothing_built(tmp_p
     assert not [n for n in names if n.startswith(("dbt_project/target/", "dbt_project/logs/"))]
     # the local vendor servers and their specs are the tests' own
     assert not [n for n in names if n.startswith("tests/") or "vendors" in n]
+
+
+def imports_between(root: Path, packages: tuple[str, ...]) -> dict[str, set[str]]:
+    """Each module of `packages` and the modules of theirs it imports, deferred imports too."""
+    modules = {
+        ".".join(f.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): f
+        for package in packages
+        for f in (root / package).rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                # a module importing its own package's __init__ is how packages work
+                if target and target != name and not name.startswith(f"{target}."):
+                    graph[name].add(target)
+    return graph
+
+
+def test_the_product_modules_import_one_another_without_a_circle():
+    graph = imports_between(REPO_ROOT, ("nextsale", "ml", "dagster_project", "nextsale_lab"))
+    assert len(graph) > 40
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as error:
+        raise AssertionError(f"an import circle: {' -> '.join(error.args[1])}") from None

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from nextsale.contracts import CONTRACTS
+from nextsale.sync import DESTINATIONS
 from tests.conftest import run_everything, settings_for
 
 ROW_KINDS_QUARANTINED = {
@@ -193,7 +194,7 @@ def test_dbt_docs_generate_and_every_mart_model_and_column_is_described(
         for e in manifest["exposures"].values()
         if e["type"] == "application"
     }
-    assert set(destinations) == {"hubspot", "klaviyo", "salesforce"}
+    assert set(destinations) == set(DESTINATIONS)
     # the published table the sync reads, and what it applies in every run
     for name in ("published__hubspot__contacts", "suppressions", "erasure_requests"):
         assert f"model.nextsale.{name}" in destinations["hubspot"]

@@ -1,6 +1,8 @@
 """Closing the loop: each campaign's measured lift against its holdout, and the offer model
 that learns from those campaigns who responds to which offer on which channel."""
 
+from typing import Any
+
 import dagster as dg
 import pandas as pd
 
@@ -174,7 +176,7 @@ def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
         version, _ = offers.save(run, frame, warehouse.artifacts, fingerprint)
     said = "reused, its inputs are unchanged" if reused else "trained"
     context.log.info(f"{offers.NAME} {version} ({said}): {'; '.join(run.reasons)}")
-    metadata = {
+    metadata: dict[str, Any] = {
         "model_vs_baselines": dg.MetadataValue.md(offer_card(run, version)),
         "version": version,
         "trained_this_run": not reused,

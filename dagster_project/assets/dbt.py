@@ -40,7 +40,7 @@ class NextsaleDbtTranslator(DagsterDbtTranslator):
         # Sources are Python assets: raw/<table> (ingestion) and scores/<table> (the models).
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["identifier"]])
-        alias = dbt_resource_props.get("alias")
+        alias = dbt_resource_props.get("alias") or dbt_resource_props["name"]
         if dbt_resource_props["resource_type"] == "model" and alias != dbt_resource_props["name"]:
             # a published activation table is the table the syncs read: activation/<alias>
             return dg.AssetKey([dbt_resource_props["schema"], alias])
@@ -81,7 +81,7 @@ def describe_test(test: Mapping[str, Any]) -> str:
         f"{str(kwargs.get('to', '')).removeprefix('ref(').removesuffix(')').strip(chr(39))}",
         "unique_combination": f"({', '.join(kwargs.get('columns', []))}) is unique",
         "at_most": f"{column} is at most {kwargs.get('value')}",
-    }.get(meta.get("name"), f"dbt test {test['name']} passes")
+    }.get(meta.get("name", ""), f"dbt test {test['name']} passes")
     if test.get("config", {}).get("severity", "error").lower() == "warn":
         return f"{rule[0].upper()}{rule[1:]} (dbt warns, nothing is held back)."
     return f"{rule[0].upper()}{rule[1:]}; when it fails, dbt skips every model built from this one."
@@ -150,17 +150,17 @@ def with_row_counts(
     also when dbt failed part-way; `progress(built)` hears of each model as dbt builds it."""
     held: list[Any] = []
     failure: Exception | None = None
-    built = 0
+    materialized = 0
     try:
         for event in events:
             held.append(event)
             if isinstance(event, dg.Output | dg.AssetMaterialization):
-                built += 1
-                progress(built)
+                materialized += 1
+                progress(materialized)
     except Exception as error:  # report what was built, then fail as dbt did
         failure = error
     built = [
-        e.metadata["unique_id"].value
+        str(e.metadata["unique_id"].value)
         for e in held
         if isinstance(e, dg.Output | dg.AssetMaterialization) and "unique_id" in e.metadata
     ]
@@ -177,7 +177,7 @@ def with_row_counts(
         raise failure
 
 
-def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
+def build_dbt_assets(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsDefinition:
     @dbt_assets(
         name=name,
         manifest=dbt_project.manifest_path,
@@ -185,7 +185,8 @@ def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
         dagster_dbt_translator=NextsaleDbtTranslator(
             settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
         ),
-        **selection,
+        select=select,
+        exclude=exclude,
     )
     def _dbt(
         context: dg.AssetExecutionContext,
@@ -199,7 +200,7 @@ def build_dbt_assets(name: str, **selection: str) -> dg.AssetsDefinition:
         fingerprint, reused = dbt_reuse.last_build_if_unchanged(
             context, warehouse.client(), dbt_project.project_dir, args, warehouse.dbt_target
         )
-        if reused and config.reuse_unchanged:
+        if reused and fingerprint and config.reuse_unchanged:
             run = next(iter(reused.values())).run_id
             context.log.info(
                 f"{DBT_PROGRESS} {total} of {total} reused: everything they read is as "

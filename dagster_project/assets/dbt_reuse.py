@@ -179,7 +179,7 @@ def reused_events(
             None,
             output_name=context.assets_def.get_output_name_for_asset_key(key),
             metadata={
-                **entry.asset_materialization.metadata,
+                **(entry.asset_materialization.metadata if entry.asset_materialization else {}),
                 INPUTS_KEY: fingerprint,
                 REUSED_KEY: dg.MetadataValue.dagster_run(run),
             },

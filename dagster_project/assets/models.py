@@ -119,7 +119,9 @@ def model_description(spec: ModelSpec, artifacts_dir: Path | None) -> str:
     charts): the description is what the UI renders first on the asset's page, as Markdown.
     It is read, not drawn, when the definitions load (`make ui` or "Reload definitions" shows
     a newer one)."""
-    latest = artifacts.latest_manifest(artifacts_dir, spec.name) if artifacts_dir else None
+    if artifacts_dir is None:
+        return spec.description
+    latest = artifacts.latest_manifest(artifacts_dir, spec.name)
     card = artifacts_dir / "models" / spec.name / latest["version"] / CARD if latest else None
     if card is None or not card.is_file():
         return spec.description
@@ -156,7 +158,7 @@ def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.
         fingerprint = artifacts.inputs_fingerprint(frame, calendar=calendar)
         saved = artifacts.reuse(warehouse.artifacts, spec.name, fingerprint)
         trained = saved is None
-        if not trained:
+        if saved is not None:
             context.log.info(
                 f"{spec.name}: the training rows, calendar and model code are those of "
                 f"{saved.version}; not trained again"

@@ -4,6 +4,7 @@ the same for the CLI, refuses a build that may not be sent. Without credentials 
 dry run whose planned requests land under the artifacts folder."""
 
 import shutil
+from typing import Any
 
 import dagster as dg
 
@@ -169,7 +170,7 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
         numbers = ("rows_in_table", "planned_upserts", "planned_deletes", "planned_clears",
                    "sent", "failed", "deleted", "cleared", "requests", "retried",
                    "throttled")  # fmt: skip
-        metadata = {k: dg.MetadataValue.int(int(log.get(k) or 0)) for k in numbers}
+        metadata: dict[str, Any] = {k: dg.MetadataValue.int(int(log.get(k) or 0)) for k in numbers}
         metadata |= {
             "run_id": log["run_id"],
             "status": log["status"],

@@ -26,7 +26,16 @@ from pathlib import Path
 import duckdb
 
 from nextsale import provenance
-from nextsale.sync.destinations import DESTINATIONS, BatchRejected, Context, Destination, chunks
+from nextsale.sync.destinations import (
+    DESTINATIONS,
+    AsynchronousJobs,
+    BatchRejected,
+    BatchUpserts,
+    Context,
+    Destination,
+    ListMemberships,
+    chunks,
+)
 from nextsale.sync.http import Client, RateLimiter, TransportError
 from nextsale.sync.state import INTENT, Outcome, SyncState, now
 from nextsale.warehouse import has_table, in_use_message
@@ -225,7 +234,7 @@ def sync(
     result = SyncResult(entry, [f.__dict__ for f in failures])
     log.info("sync %s: %s", name, {k: v for k, v in entry.items() if k != "message"})
     if entry["status"] == "failed":
-        raise SyncError(f"{name} sync {run_id} stopped: {client.redact(entry['message'])}")
+        raise SyncError(f"{name} sync {run_id} stopped: {client.redact(str(entry['message']))}")
     if entry["status"] == "refused":
         raise SyncError(f"{name}: {entry['message']}")
     return result
@@ -278,7 +287,7 @@ def stale_consent(con: duckdb.DuckDBPyConnection) -> list[str]:
             continue  # nothing of the kind was ever loaded: nothing newer than the build
         built_from, latest = con.execute(
             f"select (select {column} from {WATERMARK}), (select max(_loaded_at) from raw.{table})"
-        ).fetchone()
+        ).fetchone() or (None, None)
         if latest is not None and (built_from is None or latest > built_from):
             reasons.append(
                 f"{label} were loaded at {latest:%Y-%m-%d %H:%M:%S} UTC, after the activation "
@@ -338,10 +347,13 @@ class Run:
         job journalled before it was posted, whose answer was never seen, is looked for at the
         vendor: found, it is collected; not found, it never arrived and the diff sends its
         records again."""
+        destination = self.destination
+        if not isinstance(destination, AsynchronousJobs):
+            return  # only jobs are journalled
         for job_id, kind, records, journalled_at in self.state.pending_jobs():
             if job_id.startswith(INTENT):
                 list_name = kind.removeprefix("members:") if kind.startswith("members:") else None
-                found = self.destination.find_job(
+                found = destination.find_job(
                     self.ctx, records, journalled_at, list_name and self.state.list_id(list_name)
                 )
                 if found is None:
@@ -354,7 +366,7 @@ class Run:
 
     def upserts(self, rows: list[dict]) -> None:
         batches = chunks(rows, self.destination.batch_size)
-        if self.destination.asynchronous:
+        if isinstance(self.destination, AsynchronousJobs):
             for batch in batches:
                 self.submit(batch, "profiles")
             return
@@ -374,8 +386,11 @@ class Run:
 
     def send(self, batch: list[dict]) -> list[Outcome]:
         """Upsert a batch; if the vendor refuses it whole, upsert each half, down to one record."""
+        destination = self.destination
+        if not isinstance(destination, BatchUpserts):
+            raise TypeError(f"{destination.name} sends jobs, not batches")
         try:
-            return self.destination.upsert(self.ctx, batch)
+            return destination.upsert(self.ctx, batch)
         except BatchRejected as rejected:
             if len(batch) == 1:
                 return [
@@ -387,7 +402,7 @@ class Run:
     def submit(self, batch: list[dict], kind: str, list_id: str | None = None) -> None:
         """Asynchronous destinations: post the batch's jobs, journalling each accepted one
         before anything else happens."""
-        for job in self.destination.jobs(batch, list_id):
+        for job in self.jobs_destination().jobs(batch, list_id):
             self.submit_job(job, kind, list_id)
 
     def submit_job(self, job: list[tuple], kind: str, list_id: str | None) -> None:
@@ -403,7 +418,7 @@ class Run:
         records = [{k: record.get(k) for k in kept} for record, _ in job]
         intent = None if self.ctx.client.dry_run else self.state.journal_intent(kind, records)
         try:
-            job_id = self.destination.post_job(self.ctx, job, list_id)
+            job_id = self.jobs_destination().post_job(self.ctx, job, list_id)
         except BatchRejected as rejected:
             self.state.finish_job(intent)  # refused: nothing was created
             if len(job) == 1:
@@ -417,15 +432,22 @@ class Run:
             self.submit_job(job[:middle], kind, list_id)
             self.submit_job(job[middle:], kind, list_id)
             return
-        if job_id is None:
+        if job_id is None or intent is None:
             return  # dry run
         self.state.accept_job(intent, job_id)
         self.jobs.append((job_id, kind, records))
 
+    def jobs_destination(self) -> AsynchronousJobs:
+        """The destination as one that takes jobs: only such a destination has any."""
+        if not isinstance(self.destination, AsynchronousJobs):
+            raise TypeError(f"{self.destination.name} takes batches, not jobs")
+        return self.destination
+
     def collect_jobs(self) -> None:
         while self.jobs:
             job_id, kind, records = self.jobs.pop(0)
-            self.record_job(kind, records, self.destination.collect(self.ctx, job_id, records))
+            outcomes = self.jobs_destination().collect(self.ctx, job_id, records)
+            self.record_job(kind, records, outcomes)
             self.state.finish_job(job_id)
 
     def record_job(self, kind: str, records: list[dict], outcomes: list[Outcome]) -> None:
@@ -477,7 +499,7 @@ class Run:
             dnc = [r for r in rows if r["reason"] == "do not contact"]
             self.deletes(dnc)
             rows = [r for r in rows if r["reason"] != "do not contact"]
-        if self.destination.asynchronous:
+        if isinstance(self.destination, AsynchronousJobs):
             columns = [c for c in self.ctx.columns if c.startswith("nextsale_")]
             for job in self.destination.clear_jobs(rows, columns):
                 self.submit_job(job, "clear", None)
@@ -493,18 +515,21 @@ class Run:
         self.state.write_log(self.entry)
 
     def remove_memberships(self, removals) -> None:
+        destination = self.destination
+        if not isinstance(destination, ListMemberships):
+            return  # no lists, so no memberships recorded
         for list_name, members in removals.groupby("list_name", sort=True):
-            removed = self.destination.remove_members(
-                self.ctx, list_name, members.to_dict("records")
-            )
+            removed = destination.remove_members(self.ctx, list_name, members.to_dict("records"))
             self.state.record_memberships(list_name, [], removed)
 
     def memberships(self) -> None:
-        wanted = self.destination.wanted_memberships
-        if wanted is None:
+        destination = self.destination
+        if not isinstance(destination, ListMemberships):
             return
-        additions, removals = self.state.membership_changes(wanted, not self.ctx.client.dry_run)
+        additions, removals = self.state.membership_changes(
+            destination.wanted_memberships, not self.ctx.client.dry_run
+        )
         self.remove_memberships(removals)
         for list_name, members in additions.groupby("list_name", sort=True):
-            list_id = self.destination.ensure_list(self.ctx, list_name)
+            list_id = destination.ensure_list(self.ctx, list_name)
             self.submit(members.to_dict("records"), f"members:{list_name}", list_id)

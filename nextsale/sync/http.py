@@ -141,8 +141,8 @@ class Client:
 
     def send(self, call: Call) -> requests.Response | None:
         """The final response (any status), or None in a dry run."""
-        if self.dry_run:
-            self._write_planned(call)
+        if self.dry_run_dir is not None:
+            self._write_planned(call, self.dry_run_dir)
             return None
         # bytes, so that headers and body leave in one write
         body = None if call.body is None else json.dumps(call.body, separators=(",", ":")).encode()
@@ -188,6 +188,14 @@ class Client:
             self._wait(attempt, response, f"HTTP {response.status_code}", call, limiter)
         raise AssertionError("unreachable")
 
+    def answer(self, call: Call) -> requests.Response:
+        """The response to a call only a real run makes: reading back a job or a list it
+        created, which a dry run never has."""
+        response = self.send(call)
+        if response is None:
+            raise TransportError(f"{call.method} {call.path}: a dry run has no answer to read")
+        return response
+
     def _wait(
         self,
         attempt: int,
@@ -201,7 +209,7 @@ class Client:
         delay = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
         delay *= random.uniform(0.5, 1.0)  # jitter, so clients do not retry in lockstep
         retry_after = _retry_after_seconds(response)
-        if retry_after is not None:
+        if response is not None and retry_after is not None:
             if retry_after > self.max_retry_after_seconds:
                 raise TransportError(
                     self.redact(
@@ -224,7 +232,7 @@ class Client:
                 "has passed; what was confirmed is checkpointed, run the sync again to go on"
             )
 
-    def _write_planned(self, call: Call) -> None:
+    def _write_planned(self, call: Call, folder: Path) -> None:
         with self._lock:
             self._planned += 1
             number = self._planned
@@ -236,7 +244,7 @@ class Client:
             "headers": self.public_headers(call),
             "body": call.body,
         }
-        (self.dry_run_dir / f"{name[:120]}.json").write_text(json.dumps(request, indent=1))
+        (folder / f"{name[:120]}.json").write_text(json.dumps(request, indent=1))
 
     @property
     def planned_requests(self) -> int:

@@ -103,7 +103,7 @@ class SyncState:
                 "select exists (select 1 from sync.state where destination = $d and row_hash "
                 "<> $cleared) or exists (select 1 from sync.memberships where destination = $d)",
                 {"d": self.destination, "cleared": CLEARED},
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         )
 
     def plan(
@@ -214,7 +214,7 @@ class SyncState:
                 [self.destination, CLEARED, list(clear_reasons)],
             ).df()
             clears = clears[~clears["record_key"].isin(deletes["record_key"])]
-        rows_in_table = self.con.execute("select count(*) from current_rows").fetchone()[0]
+        rows_in_table = self.con.execute("select count(*) from current_rows").fetchall()[0][0]
         elapsed = (datetime.now() - started).total_seconds()
         return Plan(rows_in_table, upserts, deletes, elapsed, clears)
 
@@ -326,7 +326,10 @@ class SyncState:
         ).fetchall()
         return [(job_id, kind, json.loads(records), at) for job_id, kind, records, at in rows]
 
-    def finish_job(self, job_id: str) -> None:
+    def finish_job(self, job_id: str | None) -> None:
+        """The job is done or was refused (None: a dry run's, never journalled)."""
+        if job_id is None:
+            return
         self.con.execute(
             "delete from sync.pending_jobs where destination = $1 and job_id = $2",
             [self.destination, job_id],
