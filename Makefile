@@ -21,6 +21,14 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# make lint's SQL tools (sqlfluff, dbt-bouncer): a virtual environment of their own, from the
+# sql-lint group in pyproject.toml.
+SQL_LINT := $(VENV)/sql-lint
+$(SQL_LINT)/.installed: pyproject.toml $(VENV)/.installed
+	@test -x $(SQL_LINT)/bin/python || $(BIN)/uv venv --quiet --python $(PYTHON) $(SQL_LINT)
+	$(BIN)/uv pip install --quiet --python $(SQL_LINT)/bin/python --group pyproject.toml:sql-lint
+	@touch $@
+
 # dagster-dbt reads dbt's manifest when the definitions are imported: build it first, with the
 # profile the runs use (their absolute warehouse path), so that their dbt parses only changes.
 manifest: install
@@ -76,11 +84,16 @@ bench: manifest
 	$(BIN)/python bench/report.py
 
 # The habits of the code, cheapest first: ruff; mypy on the annotated functions ([tool.mypy]);
-# Dagster's own check that every definition loads (dg reads [tool.dg] in pyproject.toml;
-# VIRTUAL_ENV tells it the project's .venv is the one to use).
-lint: manifest
+# sqlfluff over the dbt project with dbt's templater (.sqlfluff; it compiles against an empty
+# DuckDB file under target/); dbt-bouncer's checks of the project's conventions on the manifest
+# (dbt_project/dbt-bouncer.yml); Dagster's own check that every definition loads (dg reads
+# [tool.dg] in pyproject.toml; VIRTUAL_ENV tells it the project's .venv is the one to use).
+lint: manifest $(SQL_LINT)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/mypy
+	NEXTSALE_DUCKDB_PATH=$(abspath dbt_project/target/sqlfluff.duckdb) $(SQL_LINT)/bin/sqlfluff \
+		lint dbt_project/models dbt_project/tests
+	cd dbt_project && ../$(SQL_LINT)/bin/dbt-bouncer run --config-file dbt-bouncer.yml
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg check defs
 
 format: install

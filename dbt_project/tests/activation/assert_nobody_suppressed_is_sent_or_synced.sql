@@ -10,11 +10,11 @@ with suppressed as (
     where coalesce(is_do_not_contact, false) or is_erasure_requested
 )
 select 'audience' as place, customer_key from {{ ref('audience_members') }}
-where is_sendable and customer_key in (select customer_key from suppressed)
+where is_sendable and customer_key in (select suppressed.customer_key from suppressed)
 {%- for model in destinations %}
 union all
 select '{{ model.name }}', {{ model.config.meta.destination.key }} from {{ ref(model.name) }}
-where {{ model.config.meta.destination.email }} in (select email from suppressed)
+where {{ model.config.meta.destination.email }} in (select suppressed.email from suppressed)
 {%- endfor %}
 {#- graph is empty while dbt parses, so the refs it needs then are spelled out here;
     tests/test_definitions.py checks they are the destination models, and those the registry -#}

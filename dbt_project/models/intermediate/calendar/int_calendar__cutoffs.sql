@@ -121,7 +121,8 @@ horizons as (
         coalesce(history.is_short, false) as is_short_history,
         case when history.is_short then {{ var('ml_short_propensity_horizon_days') }}
              else {{ var('ml_propensity_horizon_days') }} end as propensity_horizon_days
-    from as_of
+    -- as_of is the one row every horizon has; history may be empty
+    from as_of -- noqa: ST11
     left join history on true
 
 ),

@@ -7,4 +7,5 @@ select * from ({{ connected_components(
     'cutoff_date'
 ) }}) as training
 union all
-select * from {{ ref('int_identity__current_components') }}
+-- both sides are connected_components' columns
+select * from {{ ref('int_identity__current_components') }} -- noqa: AM04

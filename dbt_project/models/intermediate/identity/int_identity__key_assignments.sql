@@ -36,7 +36,9 @@ nodes as (
     select components.node_id, components.component_id
     from components
     inner join people on people.component_id = components.component_id
-    where components.node_id not in (select node_id from {{ ref('int_identity__erased_nodes') }})
+    where components.node_id not in (
+        select erased.node_id from {{ ref('int_identity__erased_nodes') }} as erased
+    )
 
 ),
 
@@ -88,7 +90,7 @@ held as (
             component_id,
             customer_key,
             row_number() over (
-                partition by customer_key order by nodes_with_key desc, component_id
+                partition by customer_key order by nodes_with_key desc, component_id asc
             ) as holder_rank
         from claims
     ) as ranked
@@ -122,7 +124,7 @@ keys as (
             survivors.customer_key,
             -- a new person; the smallest node's hash, unless some earlier person had that key
             case
-                when {{ dbt.hash('components.component_id') }} in (select customer_key from born)
+                when {{ dbt.hash('components.component_id') }} in (select born.customer_key from born)
                     then {{ dbt.hash(dbt.concat(['components.component_id', "'|" ~ run_started_at.strftime('%Y-%m-%dT%H:%M:%S') ~ "'"])) }}
                 else {{ dbt.hash('components.component_id') }}
             end

@@ -25,7 +25,9 @@ moves as (
     from assignments
     inner join current_keys on current_keys.node_id = assignments.node_id
     where assignments.previous_customer_key is not null
-      and assignments.previous_customer_key not in (select customer_key from current_keys)
+      and assignments.previous_customer_key not in (
+          select still_held.customer_key from current_keys as still_held
+      )
     group by assignments.previous_customer_key, current_keys.customer_key
 
 ),
@@ -38,7 +40,7 @@ final as (
             moves.*,
             row_number() over (
                 partition by retired_customer_key
-                order by identifiers_moved desc, surviving_customer_key
+                order by identifiers_moved desc, surviving_customer_key asc
             ) as rank
         from moves
     ) as ranked

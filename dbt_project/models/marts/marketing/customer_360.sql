@@ -21,7 +21,7 @@ contacts as (
         keys.customer_key,
         contacts.*,
         row_number() over (
-            partition by keys.customer_key order by contacts.updated_at desc, contacts.contact_id
+            partition by keys.customer_key order by contacts.updated_at desc, contacts.contact_id asc
         ) as contact_rank
     from {{ ref('stg_crm__contacts') }} as contacts
     inner join keys on keys.node_id = {{ identifier_node('contact_id', 'contacts.contact_id') }}
@@ -85,7 +85,7 @@ categories as (
         max(case when spend_rank = 1 then category end) as top_category
     from (
         select customer_key, category,
-               row_number() over (partition by customer_key order by revenue_usd desc, category)
+               row_number() over (partition by customer_key order by revenue_usd desc, category asc)
                    as spend_rank
         from category_spend
     ) as ranked

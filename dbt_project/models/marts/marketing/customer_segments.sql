@@ -25,7 +25,7 @@ scored as (
         as_of_date,
         case when frequency > 0 then ntile(5) over (
             partition by case when frequency > 0 then 1 else 0 end
-            order by recency_days desc, customer_key) end as recency_score,
+            order by recency_days desc, customer_key asc) end as recency_score,
         case when frequency > 0 then ntile(5) over (
             partition by case when frequency > 0 then 1 else 0 end
             order by frequency, monetary_usd, customer_key) end as frequency_score,

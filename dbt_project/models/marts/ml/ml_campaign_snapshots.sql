@@ -71,7 +71,7 @@ candidates as (
         -- longer history, so a person is one row per campaign
         row_number() over (
             partition by campaigns.campaign_id, persons.person_key
-            order by features.orders_count desc, features.tenure_days desc, features.component_id
+            order by features.orders_count desc, features.tenure_days desc, features.component_id asc
         ) as person_rank
     from campaigns
     inner join features on features.cutoff_date = campaigns.cutoff_date

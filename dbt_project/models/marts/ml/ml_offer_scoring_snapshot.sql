@@ -20,8 +20,9 @@ history as (
 
 )
 
+-- the features are ml_scoring_snapshot's, whose contract names them
 select
-    features.*,
+    features.*, -- noqa: AM04
     {{ campaign_history_columns('history') }}
 from features
 inner join history

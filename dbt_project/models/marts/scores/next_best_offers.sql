@@ -103,14 +103,19 @@ best_category as (
 
 ),
 
+owned as (
+
+    select distinct component_id, product_id from scoring_lines
+
+),
+
 affinity_products as (
 
     -- products of the chosen category that go best with something the person bought
     select best_category.component_id, affinity.other_product_id as product_id,
            max(affinity.lift) as lift
     from best_category
-    inner join (select distinct component_id, product_id from scoring_lines) as owned
-        on owned.component_id = best_category.component_id
+    inner join owned on owned.component_id = best_category.component_id
     inner join affinity on affinity.product_id = owned.product_id
     inner join products
         on products.product_id = affinity.other_product_id
@@ -125,7 +130,7 @@ best_affinity_product as (
     select component_id, product_id
     from (
         select component_id, product_id,
-               row_number() over (partition by component_id order by lift desc, product_id) as pick
+               row_number() over (partition by component_id order by lift desc, product_id asc) as pick
         from affinity_products
     ) as ranked
     where pick = 1
@@ -146,7 +151,7 @@ best_seller as (
         inner join products
             on products.product_id = lines_by_cutoff.product_id and products.is_active
         where lines_by_cutoff.is_paid
-            and lines_by_cutoff.cutoff_date = (select max(cutoff_date) from buyers)
+            and lines_by_cutoff.cutoff_date = (select max(buyers.cutoff_date) from buyers)
         group by products.category, lines_by_cutoff.product_id
     ) as ranked
     where pick = 1
@@ -163,8 +168,8 @@ upsell as (
                upgrade_paths.product_id,
                row_number() over (
                    partition by scoring_lines.component_id
-                   order by scoring_lines.created_at desc, upgrade_paths.product_id,
-                            upgrade_paths.upgrade_product_id
+                   order by scoring_lines.created_at desc, upgrade_paths.product_id asc,
+                            upgrade_paths.upgrade_product_id asc
                ) as pick
         from scoring_lines
         inner join upgrade_paths on upgrade_paths.product_id = scoring_lines.product_id

@@ -20,11 +20,11 @@ audiences as (
 final as (
 
     select
-        customer_key as nextsale_customer_key,
-        email,
-        first_name as firstname,
-        last_name as lastname,
-        phone,
+        people.customer_key as nextsale_customer_key,
+        people.email,
+        people.first_name as firstname,
+        people.last_name as lastname,
+        people.phone,
         audiences.nextsale_audiences,
         {{ activation_columns('snake') }}
     from people

@@ -11,14 +11,15 @@ people as (
 
 final as (
 
-    select
+    -- Salesforce's API names are case-sensitive, so these keep their case
+    select -- noqa: disable=CP02,AL09
         customer_key as Nextsale_Customer_Key__c,
         email as Email,
         first_name as FirstName,
         coalesce(last_name, email) as LastName,
         phone as Phone,
         {{ activation_columns('salesforce') }}
-    from people
+    from people -- noqa: enable=CP02,AL09
 
 )
 
