@@ -100,7 +100,7 @@ class Destination(ABC):
 
     @abstractmethod
     def headers(self) -> dict[str, str]:
-        """Every request's headers; without a token, a placeholder naming its variable."""
+        """Every request's headers; without a token, the name of its variable stands in."""
 
     def prepare(self, ctx: Context) -> None:  # noqa: B027 (optional: most need nothing)
         """Anything the destination needs before records arrive (custom fields, lists)."""
