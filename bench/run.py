@@ -121,24 +121,22 @@ def activate(database: Path, customers: int) -> dict:
     seconds of each and the reasons' counts."""
     from ml import artifacts
     from ml.score import offer_reasons, write_table
+    from ml.specs import OFFER_SPECS
 
     started, parts = time.perf_counter(), {}
     dbt_build(database, "--select", ACTIVATION, "--exclude", DESTINATIONS)
     parts["offers_and_audiences"] = time.perf_counter() - started
     saved = DATA / str(customers) / "artifacts"
-    models = {n: artifacts.load(saved, n) for n in ("cross_sell", "upsell")}
-    reasons = offer_reasons(database, models["cross_sell"], models["upsell"])
+    models = {s.name: artifacts.load(saved, s.name) for s in OFFER_SPECS}
+    reasons = offer_reasons(database, models)
     write_table(database, "offer_reasons", reasons)
     parts["reasons"] = time.perf_counter() - started - sum(parts.values())
     dbt_build(database, "--select", DESTINATIONS)
     parts["destinations"] = time.perf_counter() - started - sum(parts.values())
     return {
         "parts": {k: round(v, 1) for k, v in parts.items()},
-        "reasons": {
-            "cross_sell": int(reasons["cross_sell_reasons"].notna().sum()),
-            "upsell": int(reasons["upsell_reasons"].notna().sum()),
-            "people": len(reasons),
-        },  # fmt: skip
+        "reasons": {n: int(reasons[f"{n}_reasons"].notna().sum()) for n in models}
+        | {"people": len(reasons)},
         "trees": {n: m.booster.num_boosted_rounds() for n, m in models.items() if m},
     }
 
@@ -197,9 +195,10 @@ def stage(name: str, customers: int) -> None:
         # top reason agrees, and the seconds of each
         from ml import artifacts
         from ml.score import rows_to_explain
+        from ml.specs import OFFER_SPECS
 
         saved = DATA / str(customers) / "artifacts"
-        models = {n: artifacts.load(saved, n) for n in ("cross_sell", "upsell")}
+        models = {s.name: artifacts.load(saved, s.name) for s in OFFER_SPECS}
         sent, rows = rows_to_explain(database, models)
         extra["people"] = len(sent)
         for model_name, frame in rows.items():
@@ -307,7 +306,7 @@ def stage(name: str, customers: int) -> None:
         started = time.perf_counter()  # reading is the warehouse's part, not scoring
         if name == "score_1m_rows":
             for model_name, model in models.items():
-                if model is not None and model_name != "cross_sell":
+                if model is not None and SPECS[model_name].snapshot == "customer":
                     model.predict(rows[SPECS[model_name].eligible(rows)])
         elif models["upsell"] is not None:
             top_reasons(models["upsell"], rows[SPECS["upsell"].eligible(rows)])

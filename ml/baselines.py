@@ -12,12 +12,16 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, gammaln, hyp2f1
+
+from ml.data import survival_bounds
+from ml.specs import ModelSpec
 
 CellRule = Callable[[pd.DataFrame, dict[str, np.ndarray]], pd.Series]
 
@@ -418,3 +422,66 @@ def _point(values) -> np.ndarray:
     """A MAP fit has one draw: squeeze pymc-marketing's (chain, draw, customer) array."""
     array = np.asarray(values)
     return array.reshape(-1, array.shape[-1]).mean(axis=0)
+
+
+@dataclass(frozen=True)
+class BaselineInputs:
+    """What every baseline is given: the model's spec, the rows it may learn from (the training
+    and validation cutoffs), the test rows it predicts, the horizon, and how far labels can be
+    seen (censoring)."""
+
+    spec: ModelSpec
+    train: pd.DataFrame
+    test: pd.DataFrame
+    horizon_days: int
+    window_end: date
+
+
+Baseline = Callable[[BaselineInputs], np.ndarray]
+
+
+def _cell_rate(rule: CellRule) -> Baseline:
+    """The training rate of the label in the test row's cell."""
+    return lambda d: CellBaseline(rule).fit(d.train, d.spec.label).predict(d.test)
+
+
+def _cell_quantile(d: BaselineInputs) -> np.ndarray:
+    baseline = CellBaseline(rfm_cells, statistic="quantile", quantile=d.spec.quantile)
+    return baseline.fit(d.train, d.spec.label).predict(d.test)
+
+
+def _repeat_buying(process: str, output: str) -> Baseline:
+    """BG/NBD or Pareto/NBD, fitted on the test cutoff's own history: it needs no labels, only
+    the past. People who never bought get the training rate of people who never bought."""
+
+    def predict(d: BaselineInputs) -> np.ndarray:
+        model = RepeatBuying(process).fit(d.test)
+        if output == "revenue":
+            return model.predict(d.test, d.horizon_days)
+        never = d.train[d.train["purchase_days"] <= 0][d.spec.label]
+        rate = float(never.mean()) if len(never) else float(d.train[d.spec.label].mean())
+        return model.purchase_probability(d.test, d.horizon_days, rate)
+
+    return predict
+
+
+def _cell_hazard(d: BaselineInputs) -> np.ndarray:
+    days, upper = survival_bounds(d.train, d.spec, d.window_end)
+    return RfmCellHazard().fit(d.train, days, np.isfinite(upper)).predict(d.test)
+
+
+# Every baseline a spec may name (ml.specs.ModelSpec.baselines), by name.
+BASELINES: dict[str, Baseline] = {
+    "rfm": _cell_rate(rfm_cells),
+    "similar_customers_popularity": _cell_rate(similar_customer_cells),
+    "personal_category_interest": _cell_rate(personal_interest_cells),
+    "recent_family_next_tier": _cell_rate(recent_family_cells),
+    "rfm_cell_quantile": _cell_quantile,
+    "last_period_spend": lambda d: last_period_spend(d.test, d.horizon_days),
+    "bgnbd": _repeat_buying("bgnbd", "purchase"),
+    "bgnbd_gamma_gamma": _repeat_buying("bgnbd", "revenue"),
+    "pareto_nbd": _repeat_buying("pareto_nbd", "purchase"),
+    "pareto_nbd_gamma_gamma": _repeat_buying("pareto_nbd", "revenue"),
+    "purchase_rhythm": lambda d: purchase_rhythm(d.test),
+    "rfm_cell_hazard": _cell_hazard,
+}

@@ -28,6 +28,9 @@ TABLES = {
     ("cross_sell", "training"): relations.CROSS_SELL_TRAINING_SNAPSHOTS,
     ("cross_sell", "scoring"): relations.CROSS_SELL_SCORING_SNAPSHOT,
 }
+# What names a snapshot row past its cutoff: the person, and the offer where a snapshot holds a
+# row per person and offer (the cross-sell category).
+SNAPSHOT_KEYS = {"customer": ("component_id",), "cross_sell": ("component_id", "category")}
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,7 @@ def read_snapshot(
         )
     # a fixed row order: warehouses scan in parallel, and row sampling must see the same order
     # every run for a seed to give the same model
-    keys = "snapshot.cutoff_date, snapshot.component_id" + (
-        ", snapshot.category" if snapshot == "cross_sell" else ""
-    )
+    keys = ", ".join(f"snapshot.{key}" for key in ("cutoff_date", *SNAPSHOT_KEYS[snapshot]))
     frame = warehouse.query(
         f"select {columns} from {table} as snapshot {people} {where} order by {keys}", **frames
     )

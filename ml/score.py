@@ -5,6 +5,8 @@ behind the offers of the people an audience sends to."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ml import relations
-from ml.data import read_calendar, read_snapshot
+from ml.data import SNAPSHOT_KEYS, Calendar, read_calendar, read_snapshot
 from ml.explain import top_reasons
 from ml.offers import OFFER_COLUMNS, best_offers
-from ml.specs import SPECS
+from ml.specs import OFFER_SPECS, SPECS, ModelSpec
 from ml.train import TrainedModel, headroom
 from ml.uplift import UpliftModel
 from nextsale.warehouse import DuckDBWarehouse, Warehouse, as_warehouse
@@ -23,64 +25,83 @@ from nextsale.warehouse import DuckDBWarehouse, Warehouse, as_warehouse
 SCORES_SCHEMA = "scores"
 
 
-def _on_eligible(name: str, model: TrainedModel | None, frame: pd.DataFrame) -> pd.Series:
+def _on_eligible(spec: ModelSpec, model: TrainedModel | None, frame: pd.DataFrame) -> pd.Series:
     """The model's prediction where its spec applies; null elsewhere or without a model."""
     out = pd.Series(np.nan, index=frame.index)
     if model is None or frame.empty:
         return out
-    rows = SPECS[name].eligible(frame)
+    rows = spec.eligible(frame)
     if rows.any():
         out[rows] = model.predict(frame[rows])
     return out
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One model's prediction over the scoring snapshot, with what a derived score reads."""
+
+    spec: ModelSpec
+    model: TrainedModel | None
+    people: pd.DataFrame
+    prediction: pd.Series
+    calendar: Calendar
+
+
+def _churn_risk(s: Scored) -> pd.Series:
+    return (1 - s.prediction).where(s.people["orders_count"] > 0)
+
+
+def _ltv_headroom(s: Scored) -> pd.Series:
+    # past buyers only: what similar customers reach beyond the person's spend today
+    days = s.calendar.horizon_days(s.spec)
+    return pd.Series(headroom(s.people, s.prediction, days), s.people.index).where(
+        s.prediction.notna()
+    )
+
+
+def _value_if_converted(s: Scored) -> pd.Series:
+    # prospects only, read beside purchase_propensity; never part of headroom
+    value = s.model.value_if_converted if s.model else None
+    return pd.Series(np.nan if value is None else value, index=s.people.index).where(
+        s.people["orders_count"] <= 0
+    )
+
+
+# The columns a spec may ask for beside its score (ml.specs.ModelSpec.derived_scores).
+DERIVED_SCORES: dict[str, Callable[[Scored], pd.Series]] = {
+    "churn_risk": _churn_risk,
+    "ltv_headroom_usd": _ltv_headroom,
+    "value_if_converted_usd": _value_if_converted,
+}
+
+
 def customer_scores(
-    warehouse: Warehouse | Path, models: dict[str, TrainedModel | None]
+    warehouse: Warehouse | Path, models: Mapping[str, TrainedModel | None]
 ) -> pd.DataFrame:
-    """One row per person in the scoring snapshot: every score, LTV figures, segment, versions."""
+    """One row per person in the scoring snapshot: the columns each spec declares (its score,
+    a rank beside it, what is derived from it), the segment, the model versions."""
     warehouse = as_warehouse(warehouse)
     people = read_snapshot(warehouse, "customer", "scoring")
     segments = warehouse.query(
         "select customer_key, rfm_segment, lifecycle_stage, value_tier "
         f"from {relations.CUSTOMER_SEGMENTS}"
     )
-    propensity = _on_eligible("purchase_propensity", models.get("purchase_propensity"), people)
-    expected = _on_eligible("expected_ltv", models.get("expected_ltv"), people)
-    potential_model = models.get("potential_ltv")
-    potential = _on_eligible("potential_ltv", potential_model, people)
-    prospect = people["orders_count"] <= 0
-    ltv_days = read_calendar(warehouse).horizon_days(SPECS["potential_ltv"])
-    converted_value = potential_model.value_if_converted if potential_model else None
-    scores = pd.DataFrame(
-        {
-            "customer_key": people["customer_key"],
-            "as_of_date": people["cutoff_date"],
-            "purchase_propensity": propensity,
-            # a rank beside the calibrated probability, for audience rules ("top 20 %")
-            "purchase_propensity_rank": propensity.rank(pct=True),
-            "churn_risk": (1 - propensity).where(people["orders_count"] > 0),
-            "expected_days_to_next_order": _on_eligible(
-                "days_to_next_order", models.get("days_to_next_order"), people
-            ),
-            "upsell_propensity": _on_eligible("upsell", models.get("upsell"), people),
-            "expected_ltv_usd": expected,
-            "potential_ltv_usd": potential,
-            # past buyers only: what similar customers reach beyond the person's spend today
-            "ltv_headroom_usd": pd.Series(
-                headroom(people, potential, ltv_days), people.index
-            ).where(potential.notna()),
-            # prospects only, read beside purchase_propensity; never part of headroom
-            "value_if_converted_usd": pd.Series(
-                np.nan if converted_value is None else converted_value, index=people.index
-            ).where(prospect),
-        }
-    )
-    scores["upsell_propensity_rank"] = scores["upsell_propensity"].rank(pct=True)
-    scores = scores.merge(segments, on="customer_key", how="left")
+    calendar = read_calendar(warehouse)
+    columns = {"customer_key": people["customer_key"], "as_of_date": people["cutoff_date"]}
+    for spec in SPECS.values():
+        if spec.score_column is None:
+            continue
+        model = models.get(spec.name)
+        scored = Scored(spec, model, people, _on_eligible(spec, model, people), calendar)
+        columns[spec.score_column] = scored.prediction
+        if spec.ranked:  # a rank beside the score, for audience rules ("top 20 %")
+            columns[f"{spec.score_column}_rank"] = scored.prediction.rank(pct=True)
+        columns |= {name: DERIVED_SCORES[name](scored) for name in spec.derived_scores}
+    scores = pd.DataFrame(columns).merge(segments, on="customer_key", how="left")
     scores["model_versions"] = json.dumps(
         {name: (model.version if model else None) for name, model in sorted(models.items())}
     )
-    scores["scored_at"] = scored_at(as_warehouse(warehouse), scores)
+    scores["scored_at"] = scored_at(warehouse, scores)
     return scores
 
 
@@ -133,40 +154,42 @@ def cross_sell_candidates(
 
 
 def offer_reasons(
-    warehouse: Warehouse | Path, cross_sell: TrainedModel | None, upsell: TrainedModel | None
+    warehouse: Warehouse | Path, models: Mapping[str, TrainedModel | None]
 ) -> pd.DataFrame:
     """Why each offer suits the person, in words (exact TreeSHAP, ml.explain), for every person
-    an audience will send to (activation_candidates.audience_members, is_sendable): the reasons
-    for their cross-sell category and for their upgrade. Nobody else is explained: a person no
-    audience sends to reads no reasons, and explaining everyone cost most of scoring."""
-    sent, rows = rows_to_explain(warehouse, {"cross_sell": cross_sell, "upsell": upsell})
-    reasons = sent[["customer_key"]].assign(cross_sell_reasons=None, upsell_reasons=None)
-    for name, model in (("cross_sell", cross_sell), ("upsell", upsell)):
-        if model is not None and name in rows:
-            explained = rows[name][["component_id"]].assign(reasons=top_reasons(model, rows[name]))
-            reasons[f"{name}_reasons"] = _by_person(sent, explained, "reasons")
-    return reasons.astype({"cross_sell_reasons": "string", "upsell_reasons": "string"})
+    an audience will send to (activation_candidates.audience_members, is_sendable): per model
+    whose offers are sent (ml.specs.OFFER_SPECS), `<model>_reasons`, null without a model.
+    Nobody else is explained: a person no audience sends to reads no reasons, and explaining
+    everyone cost most of scoring."""
+    sent, rows = rows_to_explain(warehouse, models)
+    reasons = sent[["customer_key"]].assign(**{f"{s.name}_reasons": None for s in OFFER_SPECS})
+    for name, frame in rows.items():
+        model = models[name]
+        assert model is not None  # rows_to_explain reads rows only for the models given
+        explained = frame[["component_id"]].assign(reasons=top_reasons(model, frame))
+        reasons[f"{name}_reasons"] = _by_person(sent, explained, "reasons")
+    return reasons.astype({f"{s.name}_reasons": "string" for s in OFFER_SPECS})
 
 
 def rows_to_explain(
-    warehouse: Warehouse | Path, models: dict[str, TrainedModel | None]
+    warehouse: Warehouse | Path, models: Mapping[str, TrainedModel | None]
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The people an audience will send to with their offers (relations.SENT_OFFERS_SQL), and per model
-    ("cross_sell", "upsell") that has one, the snapshot rows its offers were scored on: the
-    person and their cross-sell category, or the person as an upgrade's owner."""
+    """The people an audience will send to with their offers (relations.SENT_OFFERS_SQL), and
+    per offer model given, the snapshot rows its offers were scored on: the person, with the
+    offer's key where the snapshot has a row per offer (a cross-sell category)."""
     warehouse = as_warehouse(warehouse)
     sent = warehouse.query(relations.SENT_OFFERS_SQL)
-    wanted = {
-        "cross_sell": sent.dropna(subset=["cross_sell_category"]).rename(
-            columns={"cross_sell_category": "category"}
-        )[["component_id", "category"]],
-        "upsell": sent.dropna(subset=["upsell_product_id"])[["component_id"]],
-    }
     rows = {}
-    for name, keys in wanted.items():
-        if models.get(name) is not None and not keys.empty:
-            frame = read_snapshot(warehouse, SPECS[name].snapshot, "scoring", keys)
-            rows[name] = frame[SPECS[name].eligible(frame)]
+    for spec in OFFER_SPECS:
+        assert spec.offer_column is not None  # what OFFER_SPECS holds
+        person, *offer = SNAPSHOT_KEYS[spec.snapshot]
+        keys = sent.dropna(subset=[spec.offer_column])
+        if offer:  # the snapshot has a row per offer: the sent offer names it
+            keys = keys.rename(columns={spec.offer_column: offer[0]})
+        keys = keys[[person, *offer]]
+        if models.get(spec.name) is not None and not keys.empty:
+            frame = read_snapshot(warehouse, spec.snapshot, "scoring", keys)
+            rows[spec.name] = frame[spec.eligible(frame)]
     return sent, rows
 
 

@@ -1,10 +1,13 @@
 """What each model predicts, from which snapshot, judged by which metric against which baseline.
 
-One spec per published model (DESIGN §5). The quality gate reads its rules from here: the model
-must beat every baseline on `main_metric` and pass `floor`; below `min_examples` no model is
-fitted and the gate says so, like the eligibility rules of the commercial tools (Klaviyo wants
-500 buyers, GA4 1,000 positive and negative examples; a small shop here gets a model earlier,
-with the uncertainty its test size implies).
+One spec per published model. The quality gate reads its rules from here: the model must beat
+every baseline on `main_metric` and pass `floor`; below `min_examples` no model is fitted and
+the gate says so, like the eligibility rules of the commercial tools (Klaviyo wants 500 buyers,
+GA4 1,000 positive and negative examples; a small shop here gets a model earlier, with the
+uncertainty its test size implies). Scoring reads from here which columns of
+`scores.customer_scores` a model fills, so a new model is a spec, its baselines
+(`ml.baselines.BASELINES`) and its columns downstream, with no model name in the scoring or
+orchestration code.
 """
 
 from __future__ import annotations
@@ -36,6 +39,16 @@ class ModelSpec:
     min_examples: int = 30  # positives (classifiers) or non-zero targets, in train and in test
     quantile: float = 0.9
     offset: str | None = None  # a revenue model's run-rate feature (ml.train.run_rate_margin)
+    # the column of scores.customer_scores its prediction fills; None where the model scores
+    # other rows (cross-sell: a row per person and category, scores.cross_sell_candidates)
+    score_column: str | None = None
+    ranked: bool = False  # a percentile rank beside it, `<score_column>_rank`, for audience rules
+    derived_scores: tuple[str, ...] = ()  # further columns from it (ml.score.DERIVED_SCORES)
+    # churn risk (1 - P for past buyers) is judged on past buyers beside this baseline's
+    churn_baseline: str | None = None
+    # the next_best_offers column naming what this model's offer is: its reasons are given
+    # to the people an audience sends to (scores.offer_reasons, `<name>_reasons`)
+    offer_column: str | None = None
 
 
 def past_buyers(frame: pd.DataFrame) -> pd.Series:
@@ -58,6 +71,10 @@ SPECS: dict[str, ModelSpec] = {
             baselines=("rfm", "bgnbd", "pareto_nbd"),
             description="P(any paid order within the propensity horizon); churn risk = 1 - P "
             "for past buyers.",
+            score_column="purchase_propensity",
+            ranked=True,
+            derived_scores=("churn_risk",),
+            churn_baseline="rfm",
         ),
         ModelSpec(
             name="days_to_next_order",
@@ -74,6 +91,7 @@ SPECS: dict[str, ModelSpec] = {
             "accelerated failure time survival model, so people who have not bought again yet "
             "count as censored, not as never.",
             eligible=lambda frame: frame["orders_count"] >= 2,
+            score_column="expected_days_to_next_order",
         ),
         ModelSpec(
             name="cross_sell",
@@ -89,6 +107,7 @@ SPECS: dict[str, ModelSpec] = {
             description="P(first purchase in a category not bought yet, within the propensity "
             "horizon); one model over customer x category rows.",
             eligible=past_buyers,
+            offer_column="cross_sell_category",
         ),
         ModelSpec(
             name="upsell",
@@ -103,6 +122,9 @@ SPECS: dict[str, ModelSpec] = {
             description="P(buys a higher tier than before in a family already owned, within "
             "the propensity horizon), for people who own a family below its top tier.",
             eligible=lambda frame: frame["families_below_top_tier"] > 0,
+            score_column="upsell_propensity",
+            ranked=True,
+            offer_column="upsell_product_id",
         ),
         ModelSpec(
             name="expected_ltv",
@@ -123,6 +145,7 @@ SPECS: dict[str, ModelSpec] = {
             "The trees correct the person's own run rate (revenue per 30 days as a customer), "
             "and the total is calibrated to the actual revenue of the validation cutoff.",
             offset="revenue_per_30d_usd",
+            score_column="expected_ltv_usd",
         ),
         ModelSpec(
             name="potential_ltv",
@@ -145,6 +168,11 @@ SPECS: dict[str, ModelSpec] = {
             "get no headroom: their value if converted is shown with their chance of converting.",
             offset="revenue_per_30d_usd",
             eligible=past_buyers,
+            score_column="potential_ltv_usd",
+            derived_scores=("ltv_headroom_usd", "value_if_converted_usd"),
         ),
     ]
 }
+
+# the models whose offers are sent, with the reasons behind them (ml.score.offer_reasons)
+OFFER_SPECS = [spec for spec in SPECS.values() if spec.offer_column]

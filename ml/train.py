@@ -330,56 +330,17 @@ def score_predictions(
     return metrics.survival(lower, np.isfinite(upper), prediction)
 
 
-CELL_RULES = {  # baseline: the cells whose training rate it predicts
-    "rfm": baselines.rfm_cells,
-    "similar_customers_popularity": baselines.similar_customer_cells,
-    "personal_category_interest": baselines.personal_interest_cells,
-    "recent_family_next_tier": baselines.recent_family_cells,
-}
-REPEAT_BUYING = {  # baseline: (process, output)
-    "bgnbd": ("bgnbd", "purchase"),
-    "bgnbd_gamma_gamma": ("bgnbd", "revenue"),
-    "pareto_nbd": ("pareto_nbd", "purchase"),
-    "pareto_nbd_gamma_gamma": ("pareto_nbd", "revenue"),
-}
-
-
 def _baseline_predictions(
     spec: ModelSpec, split: Split, horizon_days: int, window_end: date
 ) -> dict[str, tuple[np.ndarray, float]]:
     """Each baseline's predictions for the test rows, and its fit time."""
+    inputs = baselines.BaselineInputs(
+        spec, pd.concat([split.train, split.validation]), split.test, horizon_days, window_end
+    )
     out: dict[str, tuple[np.ndarray, float]] = {}
-    train = pd.concat([split.train, split.validation])
     for name in spec.baselines:
         started = time.perf_counter()
-        if name in CELL_RULES:
-            rule = CELL_RULES[name]
-            prediction = baselines.CellBaseline(rule).fit(train, spec.label).predict(split.test)
-        elif name == "rfm_cell_quantile":
-            baseline = baselines.CellBaseline(
-                baselines.rfm_cells, statistic="quantile", quantile=spec.quantile
-            )
-            prediction = baseline.fit(train, spec.label).predict(split.test)
-        elif name == "last_period_spend":
-            prediction = baselines.last_period_spend(split.test, horizon_days)
-        elif name in REPEAT_BUYING:
-            # fitted on the test cutoff's own history: it needs no labels, only the past
-            process, output = REPEAT_BUYING[name]
-            model = baselines.RepeatBuying(process).fit(split.test)
-            if output == "revenue":
-                prediction = model.predict(split.test, horizon_days)
-            else:
-                never = train[train["purchase_days"] <= 0][spec.label]
-                rate = float(never.mean()) if len(never) else float(train[spec.label].mean())
-                prediction = model.purchase_probability(split.test, horizon_days, rate)
-        elif name == "purchase_rhythm":
-            prediction = baselines.purchase_rhythm(split.test)
-        elif name == "rfm_cell_hazard":
-            days, upper = survival_bounds(train, spec, window_end)
-            hazard = baselines.RfmCellHazard().fit(train, days, np.isfinite(upper))
-            prediction = hazard.predict(split.test)
-        else:
-            raise ValueError(f"unknown baseline {name!r}")
+        prediction = baselines.BASELINES[name](inputs)
         out[name] = (prediction, time.perf_counter() - started)
     return out
 
@@ -648,13 +609,15 @@ def train_and_evaluate(
     run.comparisons = compare(folds, spec.main_metric, spec.higher_is_better, seed=seed)
 
     y = split.test[spec.label]
-    if spec.name == "purchase_propensity":
+    if spec.churn_baseline:
         # churn risk is 1 - P(purchase) for past buyers: judge it on them alone
         buyers = (split.test["orders_count"] > 0).to_numpy()
-        rfm = baseline_predictions["rfm"][0]
+        baseline = baseline_predictions[spec.churn_baseline][0]
         churned = (~y.astype(bool)).to_numpy()[buyers]
         run.details["churn_risk"] = metrics.classification(churned, 1 - prediction[buyers])
-        run.details["churn_risk_rfm"] = metrics.classification(churned, 1 - rfm[buyers])
+        run.details[f"churn_risk_{spec.churn_baseline}"] = metrics.classification(
+            churned, 1 - baseline[buyers]
+        )
     if spec.kind == "peer_quantile":
         run.details["headroom"] = validate_headroom(split, prediction, horizon, seed)
         value = value_if_converted(frame, spec, split)

@@ -92,7 +92,7 @@ def test_reasons_are_exact_and_given_to_every_person_an_audience_sends_to_and_no
         SPECS["purchase_propensity"], read_snapshot(warehouse, "customer", "training"),
         read_calendar(warehouse),
     ).model  # fmt: skip
-    reasons = offer_reasons(warehouse, None, model).set_index("customer_key")
+    reasons = offer_reasons(warehouse, {"upsell": model}).set_index("customer_key")
     database = pipeline_settings.duckdb_path
     sent_upgrades = {
         key

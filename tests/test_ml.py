@@ -210,6 +210,34 @@ def test_scoring_gives_one_row_per_customer(warehouse, people, calendar):
     assert scores["purchase_propensity"].between(0, 1).all()
     assert scores["upsell_propensity"].isna().all()  # no published model: no score, not a guess
     assert (scores["churn_risk"].notna() == (snapshot["orders_count"] > 0).to_numpy()).all()
+    declared = {c for spec in SPECS.values() for c in _score_columns(spec)}
+    fixed = {"customer_key", "as_of_date", "rfm_segment", "lifecycle_stage", "value_tier"}
+    assert set(scores.columns) == declared | fixed | {"model_versions", "scored_at"}
+
+
+def _score_columns(spec) -> list[str]:
+    """The columns of scores.customer_scores a spec declares."""
+    if spec.score_column is None:
+        return []
+    rank = [f"{spec.score_column}_rank"] if spec.ranked else []
+    return [spec.score_column, *rank, *spec.derived_scores]
+
+
+def test_scores_carry_the_columns_the_specs_declare_each_once():
+    """A new model is its spec: the baselines, the derived scores and the churn baseline it
+    names exist, and no two specs claim one column of scores.customer_scores."""
+    from ml.baselines import BASELINES
+    from ml.score import DERIVED_SCORES
+
+    columns = []
+    for spec in SPECS.values():
+        assert set(spec.baselines) <= set(BASELINES), spec.name
+        assert set(spec.derived_scores) <= set(DERIVED_SCORES), spec.name
+        assert spec.churn_baseline in (None, *spec.baselines), spec.name
+        assert spec.score_column or not (spec.ranked or spec.derived_scores), spec.name
+        columns += _score_columns(spec)
+    assert len(columns) == len(set(columns))
+    assert {"purchase_propensity_rank", "churn_risk", "ltv_headroom_usd"} <= set(columns)
 
 
 def test_next_best_offers_give_one_row_per_past_buyer(model_run, warehouse):

@@ -21,7 +21,7 @@ from ml.score import (
     offer_reasons,
     write_table,
 )
-from ml.specs import SPECS, ModelSpec
+from ml.specs import OFFER_SPECS, SPECS, ModelSpec
 from ml.train import train_and_evaluate
 from nextsale import charts
 from nextsale.charts import rounded
@@ -341,8 +341,7 @@ def offer_choices_asset(warehouse: Warehouse) -> dg.MaterializeResult:
         dbt_model_key("next_best_offers"),
         dbt_model_key("ml_scoring_snapshot"),
         dbt_model_key("ml_cross_sell_scoring_snapshot"),
-        model_key("cross_sell"),
-        model_key("upsell"),
+        *(model_key(spec.name) for spec in OFFER_SPECS),
     ],
     kinds={"duckdb", "python"},
     description="For every person an audience will send to: the top three reasons behind "
@@ -351,24 +350,31 @@ def offer_choices_asset(warehouse: Warehouse) -> dg.MaterializeResult:
 )
 def offer_reasons_asset(warehouse: Warehouse) -> dg.MaterializeResult:
     started = time.perf_counter()
-    models = {name: artifacts.load(warehouse.artifacts, name) for name in ("cross_sell", "upsell")}
-    reasons = offer_reasons(warehouse.client(), models["cross_sell"], models["upsell"])
+    models = {spec.name: artifacts.load(warehouse.artifacts, spec.name) for spec in OFFER_SPECS}
+    reasons = offer_reasons(warehouse.client(), models)
     rows = write_table(warehouse.client(), "offer_reasons", reasons)
-    sample = reasons.dropna(subset=["cross_sell_reasons"]).head(5).fillna("")
+    columns = [f"{name}_reasons" for name in models]
+    sample = reasons.dropna(subset=columns[:1]).head(5).fillna("")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
-            "cross_sell_explained": int(reasons["cross_sell_reasons"].notna().sum()),
-            "upsell_explained": int(reasons["upsell_reasons"].notna().sum()),
+            **{
+                f"{name}_explained": int(reasons[f"{name}_reasons"].notna().sum())
+                for name in models
+            },
             "seconds": round(time.perf_counter() - started, 1),
             # what exact TreeSHAP costs grows with the trees: kept beside the timing
             "trees": dg.MetadataValue.json(
                 {n: m.booster.num_boosted_rounds() for n, m in models.items() if m}
             ),
             "examples": dg.MetadataValue.md(
-                "| cross-sell reasons | upsell reasons |\n|---|---|\n"
+                "| "
+                + " | ".join(c.replace("_", " ") for c in columns)
+                + " |\n"
+                + "|---" * len(columns)
+                + "|\n"
                 + "\n".join(
-                    f"| {r.cross_sell_reasons} | {r.upsell_reasons} |" for r in sample.itertuples()
+                    "| " + " | ".join(row) + " |" for row in sample[columns].itertuples(index=False)
                 )
             ),
         }
