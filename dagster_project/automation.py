@@ -31,9 +31,9 @@ all_assets_job = dg.define_asset_job(
 # and the training snapshots. The daily run leaves them out and scores with the published
 # versions; its dbt step keeps the identity history already built (macros/history.sql).
 TRAINING = dg.AssetSelection.key_prefixes(["models"]) | dg.AssetSelection.assets(
-    dg.AssetKey(["ml", "ml_training_snapshots"]),
-    dg.AssetKey(["ml", "ml_cross_sell_training_snapshots"]),
-    dg.AssetKey(["ml", "ml_campaign_snapshots"]),
+    dg.AssetKey(["ml", "training_snapshots"]),
+    dg.AssetKey(["ml", "cross_sell_training_snapshots"]),
+    dg.AssetKey(["ml", "campaign_snapshots"]),
 )
 DAILY_DBT_CONFIG = {"ops": {"nextsale_dbt_models": {"config": {"refresh_history": False}}}}
 SYNCS = dg.AssetSelection.groups("sync")

@@ -7,12 +7,12 @@ margins) are dbt models; what is left here is reading. Portable SQL: DuckDB and 
 
 from __future__ import annotations
 
-TRAINING_SNAPSHOTS = "ml.ml_training_snapshots"
-SCORING_SNAPSHOT = "ml.ml_scoring_snapshot"
-CROSS_SELL_TRAINING_SNAPSHOTS = "ml.ml_cross_sell_training_snapshots"
-CROSS_SELL_SCORING_SNAPSHOT = "ml.ml_cross_sell_scoring_snapshot"
-CAMPAIGN_SNAPSHOTS = "ml.ml_campaign_snapshots"
-OFFER_SCORING_SNAPSHOT = "ml.ml_offer_scoring_snapshot"
+TRAINING_SNAPSHOTS = "ml.training_snapshots"
+SCORING_SNAPSHOT = "ml.scoring_snapshot"
+CROSS_SELL_TRAINING_SNAPSHOTS = "ml.cross_sell_training_snapshots"
+CROSS_SELL_SCORING_SNAPSHOT = "ml.cross_sell_scoring_snapshot"
+CAMPAIGN_SNAPSHOTS = "ml.campaign_snapshots"
+OFFER_SCORING_SNAPSHOT = "ml.offer_scoring_snapshot"
 CALENDAR = "intermediate.int_calendar__cutoffs"
 CUSTOMER_SEGMENTS = "marts.customer_segments"
 CUSTOMER_360 = "marts.customer_360"

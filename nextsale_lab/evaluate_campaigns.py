@@ -161,7 +161,7 @@ def evaluate_campaigns(work_dir: Path, source: Path = DEFAULT_SOURCE, sample: bo
     first = build_campaign_snapshots(landing, database, {"campaign_attribution_days": WINDOW_DAYS})
     with duckdb.connect(str(database), read_only=True) as con:
         frame = con.execute(
-            "select * from ml.ml_campaign_snapshots order by campaign_id, person_key"
+            "select * from ml.campaign_snapshots order by campaign_id, person_key"
         ).df()
         redemptions = con.execute(
             f"select campaign_id, count(distinct household_id) as households from read_csv("

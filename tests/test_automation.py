@@ -40,14 +40,14 @@ def test_daily_schedule_scores_at_six_utc_weekly_retrains_and_syncs_wait_for_cre
     syncs = {k for k in everything if k.path[0] == "sync"}
     models = {k for k in everything if k.path[0] == "models"}
     training = {
-        dg.AssetKey(["ml", "ml_training_snapshots"]),
-        dg.AssetKey(["ml", "ml_campaign_snapshots"]),
+        dg.AssetKey(["ml", "training_snapshots"]),
+        dg.AssetKey(["ml", "campaign_snapshots"]),
     }
     assert syncs and not (scored | retrained) & syncs
     # the daily run scores with the published versions: nothing that trains, all the rest
     assert len(models) >= 7 and not scored & (models | training)
     assert retrained == everything - syncs and scored == retrained - models - training - {
-        dg.AssetKey(["ml", "ml_cross_sell_training_snapshots"])
+        dg.AssetKey(["ml", "cross_sell_training_snapshots"])
     }
     assert bare.resolve_sensor_def("new_landing_files").job_name == daily.job_name
 

@@ -39,7 +39,7 @@ def test_a_slice_imports_and_builds(tmp_path, dataset):
     run = run_everything(settings)
     assert run.success
     assert count(settings, "marts.customer_360") > 100
-    assert count(settings, "ml.ml_training_snapshots") > 100
+    assert count(settings, "ml.training_snapshots") > 100
     if dataset == "online-retail":
         reasons = quarantine(settings, "shop_order_lines")
         # duplicated lines and stock write-offs (negative quantities) reach the quarantine
@@ -53,7 +53,7 @@ def test_a_slice_imports_and_builds(tmp_path, dataset):
         assert count(settings, "raw_quarantine.campaign_sends") == 0
         with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
             groups = dict(con.execute(
-                "select treatment, count(*) from ml.ml_campaign_snapshots group by 1").fetchall())  # fmt: skip
+                "select treatment, count(*) from ml.campaign_snapshots group by 1").fetchall())  # fmt: skip
         # no holdout: each campaign is compared with the households it was not sent to
         assert set(groups) == {"sent", "not_sent"} and groups["not_sent"] > groups["sent"]
 

@@ -28,7 +28,7 @@ INCREMENTAL = [
     "intermediate.int_web__sessions",
     "intermediate.int_identity__web_observations",
     "intermediate.int_web__product_views",
-    "ml.ml_scoring_snapshot",
+    "ml.scoring_snapshot",
 ]
 SELECT = "+int_identity__observations +ml_scoring_snapshot"
 VARIABLES = {"as_of_date": END_DATE.isoformat()}

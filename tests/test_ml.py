@@ -138,7 +138,7 @@ def test_features_are_strictly_before_and_labels_strictly_after_the_cutoff(wareh
             select
                 count(*) filter (where s.last_order_at >= s.cutoff_date),
                 count(*) filter (where s.label_days_to_next_order < 0)
-            from ml.ml_training_snapshots as s
+            from ml.training_snapshots as s
             """
         ).fetchall()[0]
     assert late_features == 0 and early_labels == 0
@@ -244,7 +244,7 @@ def test_next_best_offers_give_one_row_per_past_buyer(model_run, warehouse):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         keys, rows, buyers = con.execute(
             "select count(distinct customer_key), count(*), "
-            "(select count(*) from ml.ml_scoring_snapshot where orders_count > 0) "
+            "(select count(*) from ml.scoring_snapshot where orders_count > 0) "
             "from scores.next_best_offers"
         ).fetchall()[0]
     assert keys == rows == buyers > 0

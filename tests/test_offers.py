@@ -209,10 +209,10 @@ def test_best_offer_pays_for_its_discount_and_respects_consent(planted_run):
 def test_campaign_snapshots_see_only_the_past_and_label_the_window(first_run, pipeline_settings):
     assert first_run.success
     with duckdb.connect(str(pipeline_settings.duckdb_path), read_only=True) as con:
-        rows = con.execute("select * from ml.ml_campaign_snapshots").df()
+        rows = con.execute("select * from ml.campaign_snapshots").df()
         outcomes = con.execute("select * from marts.campaign_outcomes").df()
-        scoring = con.execute("select count(*) from ml.ml_offer_scoring_snapshot").fetchone()[0]
-        people = con.execute("select count(*) from ml.ml_scoring_snapshot").fetchone()[0]
+        scoring = con.execute("select count(*) from ml.offer_scoring_snapshot").fetchone()[0]
+        people = con.execute("select count(*) from ml.scoring_snapshot").fetchone()[0]
     assert scoring == people
     assert set(rows["treatment"]) == {"sent", "holdout"}  # every generated campaign has a holdout
     assert (rows["cutoff_date"] == rows["started_at"].dt.floor("D")).all()

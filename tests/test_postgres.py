@@ -30,14 +30,14 @@ COMPARED = {
     "marts.customer_segments": [],
     "marts.product_affinity": ["lift"],
     "marts.product_upgrade_paths": [],
-    "ml.ml_training_snapshots": [
+    "ml.training_snapshots": [
         "revenue_usd",
         "orders_count",
         "label_ltv_revenue_usd",
         "label_days_to_next_order",
     ],
-    "ml.ml_cross_sell_training_snapshots": ["category_buyer_share"],
-    "ml.ml_scoring_snapshot": ["revenue_last_365d_usd"],
+    "ml.cross_sell_training_snapshots": ["category_buyer_share"],
+    "ml.scoring_snapshot": ["revenue_last_365d_usd"],
 }
 
 

@@ -42,7 +42,8 @@ class NextsaleDbtTranslator(DagsterDbtTranslator):
             return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["identifier"]])
         alias = dbt_resource_props.get("alias") or dbt_resource_props["name"]
         if dbt_resource_props["resource_type"] == "model" and alias != dbt_resource_props["name"]:
-            # a published activation table is the table the syncs read: activation/<alias>
+            # an aliased model is keyed by its relation: a published activation table the
+            # syncs read (activation/<alias>), an ml snapshot (macros/generate_alias_name.sql)
             return dg.AssetKey([dbt_resource_props["schema"], alias])
         return super().get_asset_key(dbt_resource_props)
 
