@@ -54,6 +54,15 @@ def test_every_contract_gets_files_with_its_columns_in_order(generated):
             assert header == [c for c in contract.column_names if c in header], path
 
 
+def test_each_contract_is_fed_by_one_source_file():
+    """A source is a contract plus its files in a module of nextsale_lab.generate."""
+    from nextsale_lab.generate import SOURCE_FILES
+
+    by_table = {f.table: f for f in SOURCE_FILES}
+    assert len(by_table) == len(SOURCE_FILES)
+    assert set(by_table) == {c.table for c in CONTRACTS}
+
+
 @pytest.fixture(scope="module")
 def truth(generated):
     root = generated.out_dir / "_ground_truth"

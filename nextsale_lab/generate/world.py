@@ -1,4 +1,4 @@
-"""Sample sources for every raw contract (DESIGN §2), with a known truth behind them.
+"""The simulated shop behind the sample sources, with a known truth behind it.
 
 The data is realistic enough that the models have something true to find:
 
@@ -29,7 +29,7 @@ The data is realistic enough that the models have something true to find:
   (``is_test``, ``TEST_ORDER_RATE``), junk contacts on ``test@`` addresses (``JUNK_CONTACT_RATE``)
   and one cookie shared by many logged-in users (``SHARED_COOKIE_RATE`` of people) are planted.
 
-Files are written as a real export would be: CSV for CRM and shop, JSON lines for web events,
+The source modules write files as a real export would: CSV for CRM and shop, JSON lines for web events,
 one part file per chunk of people, so memory stays bounded at any size. A separate ground truth
 (`_ground_truth/`: the person behind each identifier, the latent traits, the dirty rows) is for
 tests only; ingestion never reads it. Output is deterministic for (customers, seed, end date).
@@ -37,20 +37,10 @@ tests only; ingestion never reads it. Output is deterministic for (customers, se
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
-
-import duckdb
 import numpy as np
 import pandas as pd
 
 from nextsale.config import CURRENCY_RATES_SEED
-from nextsale.provenance import mark_generated
 
 CHUNK_SIZE = 20_000  # people per part file; fixed so that output does not depend on machine size
 HISTORY_DAYS = 4 * 365
@@ -151,18 +141,7 @@ EVENT_NAMES = (
 PV, VIEW, CART, CHECKOUT, PURCHASE, FORM = range(6)
 
 
-@dataclass(frozen=True)
-class GenerationSummary:
-    out_dir: Path
-    customers: int
-    seed: int
-    end_date: date
-    rows: dict[str, int]
-    dirty_rows: dict[str, dict[str, int]]
-    seconds: float
-
-
-def _catalogue() -> pd.DataFrame:
+def catalogue() -> pd.DataFrame:
     rows: list[dict] = []
     for c, category in enumerate(CATEGORIES):
         for f, (family, base_price) in enumerate(CATALOGUE[category]):
@@ -243,7 +222,7 @@ def offer_effect(
     return base * (sms if channel == "sms" else 1 - sms)
 
 
-class _Chunk:
+class Chunk:
     """Simulates one chunk of people; every array is indexed by position in the chunk."""
 
     def __init__(
@@ -812,16 +791,16 @@ def _shared_cookie_users(rng: np.random.Generator, account_holders: np.ndarray) 
 def _company_domain(company_idx: int) -> str | None:
     if company_idx < 0:
         return None
-    return f"{_company_name(company_idx).replace(' ', '').lower()}{company_idx}.com"
+    return f"{company_name(company_idx).replace(' ', '').lower()}{company_idx}.com"
 
 
-def _company_name(company_idx: int) -> str:
+def company_name(company_idx: int) -> str:
     word = COMPANY_WORDS[company_idx % len(COMPANY_WORDS)]
     suffix = COMPANY_SUFFIXES[(company_idx // len(COMPANY_WORDS)) % len(COMPANY_SUFFIXES)]
     return f"{word.title()} {suffix.title()}"
 
 
-def _dirt(rng: np.random.Generator, n: int, table: str) -> np.ndarray:
+def plant_dirt(rng: np.random.Generator, n: int, table: str) -> np.ndarray:
     """One kind of dirt (or none, 0) per row, at the documented rates."""
     rates = DIRTY_RATES[table]
     codes = [0] + [DIRT_CODES[k] for k in rates]
@@ -829,14 +808,14 @@ def _dirt(rng: np.random.Generator, n: int, table: str) -> np.ndarray:
     return rng.choice(codes, n, p=probs).astype(np.int8)
 
 
-def _load_rates() -> dict[str, float]:
+def load_rates() -> dict[str, float]:
     rates = pd.read_csv(CURRENCY_RATES_SEED)
     return dict(zip(rates["currency"], rates["usd_per_unit"], strict=True))
 
 
 # SQL that turns the numeric simulation into export rows. Ids are derived from the person id,
 # so chunks are independent and the ground truth can name the same ids.
-_MACROS = """
+MACROS = """
 create or replace macro customer_id(pid) as cast(((pid + 1) * 16807) % 2147483647 as varchar);
 create or replace macro contact_id(pid) as cast(((pid + 1) * 48271) % 2147483647 as varchar);
 create or replace macro cookie(seed, owner, device) as
@@ -856,410 +835,4 @@ create or replace macro event_key(i) as md5(getvariable('seed') || '-e' || getva
 create or replace macro junk_contact_key(i) as cast(900000000000 + getvariable('chunk') * 100000 + i as varchar);
 create or replace macro bad_ts(i) as getvariable('bad_timestamps')[1 + cast(i % 4 as integer)];
 create or replace macro messy(email) as '  ' || upper(substr(email, 1, 1)) || substr(email, 2) || ' ';
-"""
-
-
-def _write(con: duckdb.DuckDBPyConnection, sql: str, path: Path, fmt: str) -> int:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    options = "FORMAT CSV, HEADER" if fmt == "csv" else "FORMAT JSON"
-    con.execute(f"copy ({sql}) to '{path}' ({options})")
-    return con.execute(f"select count(*) from ({sql})").fetchall()[0][0]
-
-
-def _identity(customers: int, seed: int, end_date: date) -> dict:
-    """What the output is a function of: the parameters and this module's code."""
-    return {
-        "customers": customers,
-        "seed": seed,
-        "end_date": end_date.isoformat(),
-        "generator_sha256": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
-    }
-
-
-def _landing_files(out_dir: Path) -> dict[str, int]:
-    """Every landing file written, with its size."""
-    return {
-        path.relative_to(out_dir).as_posix(): path.stat().st_size
-        for folder in ("crm", "web", "shop", "campaigns")
-        for path in sorted((out_dir / folder).rglob("*"))
-        if path.is_file()
-    }
-
-
-def already_generated(
-    out_dir: Path, customers: int, seed: int, end_date: date | None = None
-) -> GenerationSummary | None:
-    """The summary of the landing data in `out_dir` when it is exactly what `generate` would
-    write again (same parameters, same generator, every file there at its size), else None:
-    writing it again would only make ingestion and dbt redo their work."""
-    end_date = end_date or datetime.now(UTC).date()
-    summary_path = Path(out_dir) / "_ground_truth" / "summary.json"
-    try:
-        written = json.loads(summary_path.read_text())
-    except (OSError, ValueError):
-        return None
-    if any(written.get(k) != v for k, v in _identity(customers, seed, end_date).items()):
-        return None
-    if written.get("files") != _landing_files(Path(out_dir)):
-        return None
-    return GenerationSummary(
-        Path(out_dir), customers, seed, end_date, written["rows"], written["dirty_rows"], 0.0
-    )
-
-
-def generate(
-    out_dir: Path,
-    customers: int = 10_000,
-    seed: int = 42,
-    end_date: date | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> GenerationSummary:
-    """Write sample landing files for `customers` people under `out_dir` (replacing it)."""
-    started = datetime.now(UTC)
-    end_date = end_date or datetime.now(UTC).date()
-    out_dir = Path(out_dir)
-    for folder in ("crm", "web", "shop", "campaigns", "_ground_truth"):
-        shutil.rmtree(out_dir / folder, ignore_errors=True)
-    end_day = float((end_date - date(1970, 1, 1)).days)
-    start_day = end_day - HISTORY_DAYS
-    usd_per_unit = _load_rates()
-    products = _catalogue()
-    n_companies = max(1, int(customers * 0.15 / 4))
-    rows: dict[str, int] = {}
-    dirty: dict[str, dict[str, int]] = {t: dict.fromkeys(r, 0) for t, r in DIRTY_RATES.items()}
-
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("set enable_progress_bar = false")  # a batch job: it would flood the log
-    con.execute(_MACROS)
-    for name, value in (
-        ("shared_cookie", SHARED_COOKIE),
-        ("event_names", list(EVENT_NAMES)),
-        ("bad_timestamps", list(BAD_TIMESTAMPS)),
-    ):
-        con.execute(f"set variable {name} = {value!r}")
-    con.register("products", products)
-    con.register(
-        "countries", pd.DataFrame(COUNTRIES, columns=["country", "currency", "offset_h", "share"])
-    )
-    con.register(
-        "dirt_kinds", pd.DataFrame({"dirt": list(DIRT_CODES.values()), "kind": list(DIRT_CODES)})
-    )
-
-    def count(table: str, n: int) -> None:
-        rows[table] = rows.get(table, 0) + n
-
-    count(
-        "shop_products", _write(con, _PRODUCTS_SQL, out_dir / "shop/products/products.csv", "csv")
-    )
-    companies = pd.DataFrame({"company_idx": np.arange(n_companies)})
-    companies["name"] = companies["company_idx"].map(_company_name)
-    crng = np.random.default_rng([seed, 1_000_000])
-    companies["industry"] = crng.choice(INDUSTRIES, n_companies)
-    companies["employees"] = np.round(crng.lognormal(3.5, 1.2, n_companies)).astype(int) + 1
-    companies["country"] = crng.choice(
-        [c[0] for c in COUNTRIES], n_companies, p=[c[3] for c in COUNTRIES]
-    )
-    con.register("companies", companies)
-    count(
-        "crm_companies", _write(con, _COMPANIES_SQL, out_dir / "crm/companies/companies.csv", "csv")
-    )
-
-    for chunk, first_pid in enumerate(range(0, customers, CHUNK_SIZE)):
-        rng = np.random.default_rng([seed, chunk])
-        n = min(CHUNK_SIZE, customers - first_pid)
-        sim = _Chunk(rng, first_pid, n, start_day, end_day, n_companies, products)
-        orders = sim.orders()
-        sends, orders = sim.campaigns(np.random.default_rng([seed, chunk, 1]), orders)
-        lines = sim.lines(orders)
-        sim.price_orders(orders, lines, usd_per_unit)
-        sim.crm_fields(orders)
-        sessions, events = sim.sessions(orders, lines)
-        people = sim.people
-        orders["order_row"] = np.arange(len(orders))
-        orders["pid"] = orders["person"] + first_pid
-        sessions["session_row"] = np.arange(len(sessions))
-        sessions["pid"] = np.where(sessions["person"] >= 0, sessions["person"] + first_pid, -1)
-        events["event_row"] = np.arange(len(events))
-        sends["pid"] = sends["person"] + first_pid
-        orders["dirt"] = _dirt(rng, len(orders), "shop_orders")
-        lines["dirt"] = _dirt(rng, len(lines), "shop_order_lines")
-        events["dirt"] = _dirt(rng, len(events), "web_events")
-        people["dirt"] = _dirt(rng, n, "crm_contacts")
-        n_tests = rng.binomial(len(orders), TEST_ORDER_RATE)
-        tests = pd.DataFrame(
-            {"test_no": np.arange(n_tests), "day": end_day - rng.uniform(0, 365, n_tests)}
-        )
-        n_junk = rng.binomial(n, JUNK_CONTACT_RATE)
-        junk = pd.DataFrame(
-            {"junk_no": np.arange(n_junk), "day": end_day - rng.uniform(0, 365, n_junk)}
-        )
-        frames = {
-            "people": people,
-            "orders": orders,
-            "lines": lines,
-            "sessions": sessions,
-            "events": events,
-            "test_orders": tests,
-            "junk": junk,
-            "sends": sends,
-        }
-        for name, frame in frames.items():
-            con.register(name, frame)
-        con.execute(f"set variable seed = {seed}; set variable chunk = {chunk}")
-
-        part = f"part-{chunk:05d}"
-        count("shop_orders", _write(con, _ORDERS_SQL, out_dir / f"shop/orders/{part}.csv", "csv"))
-        count(
-            "shop_order_lines",
-            _write(con, _LINES_SQL, out_dir / f"shop/order_lines/{part}.csv", "csv"),
-        )
-        count("web_events", _write(con, _EVENTS_SQL, out_dir / f"web/events/{part}.jsonl", "json"))
-        count(
-            "crm_contacts", _write(con, _CONTACTS_SQL, out_dir / f"crm/contacts/{part}.csv", "csv")
-        )
-        count("crm_deals", _write(con, _DEALS_SQL, out_dir / f"crm/deals/{part}.csv", "csv"))
-        count(
-            "campaign_sends",
-            _write(con, _SENDS_SQL, out_dir / f"campaigns/sends/{part}.csv", "csv"),
-        )
-        count(
-            "crm_erasure_requests",
-            _write(con, _ERASURE_SQL, out_dir / f"crm/erasure_requests/{part}.csv", "csv"),
-        )
-
-        truth = out_dir / "_ground_truth"
-        for name, sql in (
-            ("persons", _PERSONS_TRUTH_SQL),
-            ("identifiers", _IDENTIFIERS_TRUTH_SQL),
-            ("dirty_rows", _DIRTY_TRUTH_SQL),
-            ("campaign_sends", _SENDS_TRUTH_SQL),
-        ):
-            (truth / name).mkdir(parents=True, exist_ok=True)
-            con.execute(f"copy ({sql}) to '{truth / name / part}.parquet' (FORMAT PARQUET)")
-        for table, kind, k in con.execute(
-            f"select source_table, kind, count(*) from ({_DIRTY_TRUTH_SQL}) group by all"
-        ).fetchall():
-            dirty.setdefault(table, {}).setdefault(kind, 0)
-            dirty[table][kind] += k
-        if progress:
-            progress(n)
-
-    con.close()
-    mark_generated(out_dir, customers=customers, seed=seed, end_date=end_date)
-    summary = GenerationSummary(
-        out_dir=out_dir,
-        customers=customers,
-        seed=seed,
-        end_date=end_date,
-        rows=rows,
-        dirty_rows=dirty,
-        seconds=(datetime.now(UTC) - started).total_seconds(),
-    )
-    (out_dir / "_ground_truth" / "summary.json").write_text(
-        json.dumps(
-            {
-                **_identity(customers, seed, end_date),
-                "files": _landing_files(out_dir),
-                "rows": rows,
-                "dirty_rows": dirty,
-                "dirty_rates": DIRTY_RATES,
-            },
-            indent=2,
-        )
-    )
-    return summary
-
-
-_PRODUCTS_SQL = """
-select product_id, name, category, family, tier, round(price, 2) as price,
-       round(margin_rate, 4) as margin_rate, active
-from products order by product_idx
-"""
-
-_COMPANIES_SQL = """
-select 'CO' || lpad(cast(company_idx as varchar), 6, '0') as company_id, name, industry,
-       employees, country
-from companies order by company_idx
-"""
-
-
-_ORDERS_SQL = """
-with numbered as (
-    select o.*, p.offset_h,
-           case when o.email_kind = 2 then p.email2 else p.email1 end as clean_email
-    from orders o join people p using (pid)
-), shaped as (
-    select
-        dirt,
-        order_key(order_row) as order_key,
-        case when dirt = 2 then null else order_key(order_row) end as order_id,
-        case when has_account then customer_id(pid) end as customer_id,
-        case when messy_email then messy(clean_email) else clean_email end as email,
-        case when dirt = 1 then bad_ts(order_row) else iso_local(day, offset_h) end as created_at,
-        case when dirt = 3 then 'ZZZ' else currency end as currency,
-        subtotal, discount, shipping, total, status, false as is_test
-    from numbered
-), test_rows as (
-    select 0 as dirt, test_order_key(test_no) as order_key, test_order_key(test_no) as order_id,
-           null as customer_id, 'test+' || test_no || '@nextsale-shop.com' as email,
-           iso_utc(day) as created_at, 'USD' as currency, 9.99 as subtotal, 0.0 as discount,
-           0.0 as shipping, 9.99 as total, 'paid' as status, true as is_test
-    from test_orders
-)
-select * exclude (dirt, order_key) from (
-    from shaped union all from test_rows union all (from shaped where dirt = 5)
-)
-"""
-
-_SENDS_SQL = """
-select send_key(campaign_id, pid) as send_id, campaign_id, p.email1 as email,
-       null as contact_id, null as customer_id, audience,
-       offer_type, offer_value, channel, iso_utc(sent_day) as sent_at, is_holdout
-from sends join people p using (pid)
-order by campaign_id, pid
-"""
-
-_SENDS_TRUTH_SQL = """
-select send_key(campaign_id, pid) as send_id, pid, campaign_id, true_effect, responded
-from sends
-"""
-
-_LINES_SQL = """
-with shaped as (
-    select
-        n.dirt,
-        order_key(n.order_row) as order_id,
-        cast(n.line_no as varchar) as line_id,
-        case when n.dirt = 2 then null else pr.product_id end as product_id,
-        case when n.dirt = 4 then -n.quantity else n.quantity end as quantity,
-        n.unit_price,
-        n.discount
-    from lines n join products pr on pr.product_idx = n.product_idx
-), test_rows as (
-    select 0 as dirt, test_order_key(test_no) as order_id, '1' as line_id,
-           'SKU-10001' as product_id, 1 as quantity, 9.99 as unit_price, 0.0 as discount
-    from test_orders
-)
-select * exclude (dirt) from (from shaped union all from test_rows union all (from shaped where dirt = 5))
-"""
-
-_EVENTS_SQL = """
-with shaped as (
-    select
-        n.dirt,
-        event_key(n.event_row) as event_key,
-        case when n.dirt = 2 then null else event_key(n.event_row) end as event_id,
-        case when n.dirt = 1 then bad_ts(n.event_row)
-             else iso_utc(s.start_day + n.offset_s / 86400.0) end as event_ts,
-        case when s.shared_cookie then getvariable('shared_cookie')
-             when s.pid >= 0 then cookie(getvariable('seed'), 'p' || s.pid, s.device)
-             else cookie(getvariable('seed'), 'a' || getvariable('chunk') || '-' || (-s.person), 0) end
-            as anonymous_id,
-        case when s.logged_in then customer_id(s.pid) end as user_id,
-        substr(md5(getvariable('seed') || '-s' || getvariable('chunk') || '-' || n.session_row), 1, 16)
-            as session_id,
-        getvariable('event_names')[n.event + 1] as event_name,
-        case n.event when 0 then '/' when 1 then '/products/' || pr.product_id
-             when 2 then '/cart' when 3 then '/checkout' when 4 then '/checkout/thank-you'
-             else '/newsletter' end as page_path,
-        pr.product_id,
-        case n.email_kind when 1 then p.email1 when 3 then 'info@' || p.company_domain end
-            as email,
-        s.utm_source,
-        s.utm_medium,
-        case s.utm_medium when 'email' then 'newsletter-' || strftime(
-                 make_timestamp(cast(s.start_day * 86400000000 as bigint)), '%Y-%m')
-             when 'cpc' then 'brand-search' when 'paid_social' then 'prospecting' end
-            as utm_campaign,
-        ['desktop', 'mobile', 'tablet'][s.device + 1] as device,
-        coalesce(p.country, 'US') as country
-    from events n
-    join sessions s on s.session_row = n.session_row
-    left join people p on p.pid = s.pid
-    left join products pr on pr.product_idx = n.product_idx
-)
-select * exclude (dirt, event_key) from (from shaped union all (from shaped where dirt = 5))
-"""
-
-_CONTACTS_SQL = """
-with current_rows as (
-    select
-        dirt, pid,
-        case when dirt = 2 then null else contact_id(pid) end as contact_id,
-        email1 as email, first_name, last_name, phone, company_id,
-        case when crm_knows_account then customer_id(pid) end as shop_customer_id,
-        lifecycle_stage,
-        lead_source, country,
-        case when dirt = 1 then bad_ts(pid) else iso_utc(created_day) end as created_at,
-        iso_utc(updated_day) as updated_at,
-        email_opt_in, sms_opt_in, do_not_contact
-    from people where in_crm
-), previous_rows as (
-    select 0 as dirt, pid, contact_id(pid), old_email, first_name, last_name, phone, company_id,
-           null, 'lead', lead_source, country, iso_utc(created_day), iso_utc(old_updated_day),
-           email_opt_in, sms_opt_in, do_not_contact
-    from people where in_crm and old_email is not null
-), junk_rows as (
-    select 0, -1, junk_contact_key(junk_no), 'test@example.com', 'Test', 'User', null, null,
-           null, 'other', 'direct', 'US', iso_utc(day), iso_utc(day), false, false, false
-    from junk
-)
-select * exclude (dirt, pid) from (
-    from current_rows union all from previous_rows union all from junk_rows
-    union all (from current_rows where dirt = 5)
-)
-"""
-
-_DEALS_SQL = """
-select 'D' || lpad(cast(pid as varchar), 9, '0') as deal_id, contact_id(pid) as contact_id,
-       deal_stage as stage, deal_amount as amount, iso_utc(deal_created_day) as created_at,
-       case when deal_closed_day is not null and not isnan(deal_closed_day)
-            then iso_utc(deal_closed_day) end as closed_at
-from people where has_deal
-"""
-
-_ERASURE_SQL = """
-select email1 as email, iso_utc(erasure_day) as requested_at
-from people where erasure_requested
-"""
-
-_PERSONS_TRUTH_SQL = """
-select pid, is_buyer, in_crm, is_b2b, company_id, country, acquired_day, lapsed_day, n_orders,
-       guest_orders, n_devices, shares_cookie, purchase_rate, dropout_p, spend_level,
-       price_sensitivity, discount_sensitivity, tier_appetite, sms_preference, email_opt_in,
-       sms_opt_in, do_not_contact, erasure_requested, columns('^pref_')
-from people order by pid
-"""
-
-_IDENTIFIERS_TRUTH_SQL = """
-with ids as (
-    select 'email' as kind, lower(email1) as value, pid from people
-    union all select 'email', lower(email2), pid from people where email2 is not null
-    union all select 'email', lower(old_email), pid from people where old_email is not null
-    union all select 'contact_id', contact_id(pid), pid from people where in_crm
-    union all select distinct 'customer_id', customer_id(pid), pid from orders where has_account
-    union all select distinct 'anonymous_id', cookie(getvariable('seed'), 'p' || pid, device), pid
-        from sessions where pid >= 0 and not shared_cookie
-    union all select 'anonymous_id', getvariable('shared_cookie'), null
-    union all select distinct 'email', 'info@' || company_domain, null
-        from people where company_domain is not null
-    union all select 'email', 'test@example.com', null
-)
-select distinct kind, value, pid, pid is null as shared from ids
-order by kind, value, pid
-"""
-
-_DIRTY_TRUTH_SQL = """
-select 'shop_orders' as source_table, kind, order_key(order_row) as row_key
-from orders join dirt_kinds using (dirt)
-union all select 'shop_orders', 'test_order', test_order_key(test_no) from test_orders
-union all select 'shop_order_lines', kind, order_key(order_row) || '-' || line_no
-from lines join dirt_kinds using (dirt)
-union all select 'web_events', kind, event_key(event_row)
-from events join dirt_kinds using (dirt)
-union all select 'crm_contacts', kind, contact_id(pid) from people join dirt_kinds using (dirt)
-where in_crm
-union all select 'crm_contacts', 'junk_contact', junk_contact_key(junk_no) from junk
-order by all
 """
