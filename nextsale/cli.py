@@ -1,4 +1,4 @@
-"""The `nextsale` command (DESIGN §8). Materialising is Dagster's (the UI, the schedule,
+"""The `nextsale` command. Materialising is Dagster's (the UI, the schedule,
 `dagster asset materialize`); `nextsale materialize` runs it from a terminal and says what
 happens in words."""
 

@@ -1,4 +1,4 @@
-"""Configuration from environment variables (DESIGN §8), with defaults that make `make demo` work.
+"""Configuration from environment variables, with defaults that make `make demo` work.
 
 A `.env` in the working directory is read first; variables already set win over it.
 """

@@ -1,4 +1,4 @@
-"""Raw source contracts (DESIGN §2): the one place that says what each landing table holds.
+"""Raw source contracts: the one place that says what each landing table holds.
 
 The generator writes these columns, ingestion validates against them, the sensor watches their
 folders and the dbt sources declare the same tables (a test keeps the two in step).

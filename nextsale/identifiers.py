@@ -1,4 +1,4 @@
-"""The one normalisation of emails and person identifiers (DESIGN §4: identity).
+"""The one normalisation of emails and person identifiers.
 
 Two spellings of the same identifier must be one node of the identity graph, one erasure match
 and one destination record: the same email in NFC and NFD form, with a zero-width space pasted

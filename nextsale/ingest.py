@@ -1,4 +1,4 @@
-"""Load landing files into `raw.<table>`, quarantining what breaks the contract (DESIGN §3).
+"""Load landing files into `raw.<table>`, quarantining what breaks the contract.
 
 DuckDB does the reading (its CSV reader records lines it cannot parse; JSON lines are read one
 line per row and parsed in SQL) and the typing (`try_cast`); the rules come from

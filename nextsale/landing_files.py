@@ -1,4 +1,4 @@
-"""A landing file's bytes, read before any parser sees them (DESIGN §3).
+"""A landing file's bytes, read before any parser sees them.
 
 Ingestion must be able to prove that every line of a file was either kept or quarantined, so it
 needs a count of the file's lines that does not come from the parser that loads them: DuckDB's

@@ -1,5 +1,5 @@
 """`nextsale report`: one self-contained HTML page of what the last run made, for the people who
-decide what to send (DESIGN §10). Plots are embedded PNGs and the style is inline: the file can
+decide what to send. Plots are embedded PNGs and the style is inline: the file can
 be mailed or attached to a ticket and opens anywhere, offline.
 
 Every section reads what is there and says what is missing and how to make it, so the report

@@ -1,6 +1,6 @@
 """The warehouse the Python steps read from and write to: the same one dbt builds in.
 
-Two implementations of one small interface, picked by `NEXTSALE_DBT_TARGET` (DESIGN §8):
+Two implementations of one small interface, picked by `NEXTSALE_DBT_TARGET`:
 the embedded DuckDB file (the default) and PostgreSQL (`postgres`), read and written through
 ADBC, which moves Arrow batches over Postgres' binary COPY instead of row-by-row inserts.
 Landing files are always validated in DuckDB (`nextsale.ingest`); on a server target the

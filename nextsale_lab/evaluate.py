@@ -1,4 +1,4 @@
-"""`nextsale evaluate`: the models against their baselines on real data (DESIGN §9).
+"""`nextsale evaluate`: the models against their baselines on real data.
 
 For each data set: import it onto the landing contracts, ingest it, build the ML snapshots with
 the same dbt feature SQL (horizons set by dbt vars to fit the data's span), train and judge every

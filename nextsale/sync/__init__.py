@@ -1,4 +1,4 @@
-"""Reverse ETL: the activation tables, synced to HubSpot, Klaviyo and Salesforce (DESIGN §6)."""
+"""Reverse ETL: the activation tables, synced to HubSpot, Klaviyo and Salesforce."""
 
 from nextsale.sync.destinations import DESTINATIONS
 from nextsale.sync.engine import SyncError, SyncResult, sync

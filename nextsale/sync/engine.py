@@ -1,4 +1,4 @@
-"""One sync run of one destination: diff, send, checkpoint, log (DESIGN §6).
+"""One sync run of one destination: diff, send, checkpoint, log.
 
 1. finish the asynchronous jobs a crashed run left accepted but unconfirmed;
 2. prepare the destination (custom fields);
