@@ -92,8 +92,11 @@ def ingestion_ratio(results: list[dict]) -> str:
 
 def run_table(results: list[dict], stages: tuple[str, ...], title: str) -> str:
     """One run at the largest scale that has all of `stages`: time and peak memory per stage."""
-    scales = [c for c in sorted({r["customers"] for r in results})
-              if all(any(r["stage"] == s and r["customers"] == c for r in results) for s in stages)]  # fmt: skip
+    scales = [
+        c
+        for c in sorted({r["customers"] for r in results})
+        if all(any(r["stage"] == s and r["customers"] == c for r in results) for s in stages)
+    ]
     if not scales:
         return ""
     top = scales[-1]
@@ -132,10 +135,14 @@ def daily_table(results: list[dict]) -> str:
 def records(results: list[dict]) -> list[dict]:
     """docs/benchmarks.json: the figures without the Markdown."""
     return [
-        {"stage": r["stage"], "customers": r["customers"], "seconds": round(r["seconds"], 2),
-         "peak_rss_gib": round(r["peak_rss_mb"] / 1024, 3)}
+        {
+            "stage": r["stage"],
+            "customers": r["customers"],
+            "seconds": round(r["seconds"], 2),
+            "peak_rss_gib": round(r["peak_rss_mb"] / 1024, 3),
+        }
         for r in results
-    ]  # fmt: skip
+    ]
 
 
 def plot(results: list[dict], out: Path) -> None:
@@ -168,29 +175,40 @@ def goals(results: list[dict]) -> str:
     seconds = sum(at[s]["seconds"] for s in PIPELINE)
     peak = max(at[s]["peak_rss_mb"] for s in PIPELINE) / 1024
     rows = [
-        (f"landing files to activation tables ({' + '.join(PIPELINE)})",
-         f"{seconds / 60:,.1f} min", "under 15 min", seconds < 15 * 60),
+        (
+            f"landing files to activation tables ({' + '.join(PIPELINE)})",
+            f"{seconds / 60:,.1f} min",
+            "under 15 min",
+            seconds < 15 * 60,
+        ),
         ("peak memory of any of those stages", f"{peak:,.1f} GiB", "under 8 GiB", peak < 8),
-    ]  # fmt: skip
+    ]
     reasons = at["activation"].get("parts", {}).get("reasons")
     if reasons is not None:
         s = at["score"]["seconds"] + reasons
         explained = at["activation"].get("reasons", {})
         rows.append(
-            (f"scoring with reasons (score + the reasons of activation: "
-             f"{explained.get('people', 0):,} people an audience sends to, exact TreeSHAP)",
-             f"{s:,.1f} s", "under 60 s", s < 60)
-        )  # fmt: skip
+            (
+                f"scoring with reasons (score + the reasons of activation: "
+                f"{explained.get('people', 0):,} people an audience sends to, exact TreeSHAP)",
+                f"{s:,.1f} s",
+                "under 60 s",
+                s < 60,
+            )
+        )
     for model in ("cross_sell", "upsell"):
         if model in at.get("reasons_agreement", {}):
             a = at["reasons_agreement"][model]
             rows.append(
-                (f"{model} reasons by approx_contribs ({a['approx_s']:,.1f} s against "
-                 f"{a['exact_s']:,.1f} s exact, {a['rows']:,} rows, {a['trees']} trees): "
-                 "the top reason agrees with exact TreeSHAP",
-                 f"{a['top_reason_agreement']:.1%}", "at least 95 % to be used",
-                 a["top_reason_agreement"] >= 0.95)
-            )  # fmt: skip
+                (
+                    f"{model} reasons by approx_contribs ({a['approx_s']:,.1f} s against "
+                    f"{a['exact_s']:,.1f} s exact, {a['rows']:,} rows, {a['trees']} trees): "
+                    "the top reason agrees with exact TreeSHAP",
+                    f"{a['top_reason_agreement']:.1%}",
+                    "at least 95 % to be used",
+                    a["top_reason_agreement"] >= 0.95,
+                )
+            )
     if "score_1m_rows" in at:
         s = at["score_1m_rows"]["seconds"]
         rows.append(

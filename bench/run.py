@@ -49,11 +49,16 @@ def plain_load(database: Path, landing: Path) -> None:
                     read = f"read_csv({file}, header = true, columns = {{{columns}}}, ignore_errors = true)"
                 else:
                     columns = ", ".join(f"'{n}': '{t}'" for n, t in types.items())
-                    read = (f"read_json({file}, format = 'newline_delimited', "
-                            f"columns = {{{columns}}}, ignore_errors = true)")  # fmt: skip
+                    read = (
+                        f"read_json({file}, format = 'newline_delimited', "
+                        f"columns = {{{columns}}}, ignore_errors = true)"
+                    )
                 table = quote(contract.table)
-                con.execute(f"create table {table} as select * from {read}" if number == 0
-                            else f"insert into {table} by name select * from {read}")  # fmt: skip
+                con.execute(
+                    f"create table {table} as select * from {read}"
+                    if number == 0
+                    else f"insert into {table} by name select * from {read}"
+                )
 
 
 ACTIVATION = "tag:activation"
@@ -67,14 +72,28 @@ def dbt_build(database: Path, *args: str) -> dict:
     run_results.json."""
     from nextsale.warehouse import MEMORY_LIMIT_VARIABLE, duckdb_memory_limit
 
-    env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1",
-           MEMORY_LIMIT_VARIABLE: duckdb_memory_limit()}  # fmt: skip
+    env = {
+        **os.environ,
+        "NEXTSALE_DUCKDB_PATH": str(database),
+        "DO_NOT_TRACK": "1",
+        MEMORY_LIMIT_VARIABLE: duckdb_memory_limit(),
+    }
     dbt = str(Path(sys.executable).parent / "dbt")
     subprocess.run(
-        [dbt, "build", "--exclude-resource-type", "unit_test", *args, "--profiles-dir", ".",
-         "--quiet"],
-        cwd=ROOT / "dbt_project", env=env, check=True,
-    )  # fmt: skip
+        [
+            dbt,
+            "build",
+            "--exclude-resource-type",
+            "unit_test",
+            *args,
+            "--profiles-dir",
+            ".",
+            "--quiet",
+        ],
+        cwd=ROOT / "dbt_project",
+        env=env,
+        check=True,
+    )
     return json.loads((ROOT / "dbt_project" / "target" / "run_results.json").read_text())
 
 
@@ -153,9 +172,13 @@ def agreement(model, frame) -> dict:
         top[method] = (contributions.argmax(axis=1), contributions.max(axis=1) > 0)
     explained = top["exact"][1]  # rows with a reason at all
     agree = top["exact"][0][explained] == top["approx"][0][explained]
-    return {"rows": len(frame), "trees": model.booster.num_boosted_rounds(),
-            "exact_s": seconds["exact"], "approx_s": seconds["approx"],
-            "top_reason_agreement": round(float(agree.mean()), 4)}  # fmt: skip
+    return {
+        "rows": len(frame),
+        "trees": model.booster.num_boosted_rounds(),
+        "exact_s": seconds["exact"],
+        "approx_s": seconds["approx"],
+        "top_reason_agreement": round(float(agree.mean()), 4),
+    }
 
 
 def stage(name: str, customers: int) -> None:
@@ -216,8 +239,13 @@ def stage(name: str, customers: int) -> None:
         for contract in CONTRACTS:
             ingest_table(database, contract, DATA / str(customers) / "next_day")
         parts["ingest"] = time.perf_counter() - started
-        run = dbt_build(database, "--selector", "daily_warehouse", "--vars",
-                        json.dumps({"refresh_history": False}))  # fmt: skip
+        run = dbt_build(
+            database,
+            "--selector",
+            "daily_warehouse",
+            "--vars",
+            json.dumps({"refresh_history": False}),
+        )
         parts["dbt_build"] = time.perf_counter() - started - sum(parts.values())
         extra["slowest_models"] = slowest_models(run)
         extra["dbt_seconds_by_type"] = seconds_by_resource_type(run)
@@ -282,8 +310,12 @@ def stage(name: str, customers: int) -> None:
         frame = offers.read_campaign_snapshots(database)
         run = offers.train_offer_model(frame)
         offers.save(run, frame, DATA / str(customers) / "artifacts")
-        extra["offer_uplift"] = {"train_rows": run.n_train, "test_rows": run.n_test,
-                                 "passed": run.passed, "qini": run.qini("uplift")}  # fmt: skip
+        extra["offer_uplift"] = {
+            "train_rows": run.n_train,
+            "test_rows": run.n_test,
+            "passed": run.passed,
+            "qini": run.qini("uplift"),
+        }
         print(f"offer_uplift: {'; '.join(run.reasons)}", file=sys.stderr)
     elif name == "score":
         models, extra["parts"] = write_scores(database, customers)
@@ -362,8 +394,14 @@ def main(scales: list[int], stages: tuple[str, ...] = STAGES) -> None:
             figures = json.loads(done.stdout.strip().splitlines()[-1])
             if "sync_diff_seconds" in figures:
                 seconds = figures.pop("sync_diff_seconds")
-                results.append({"stage": "sync_diff", "customers": customers,
-                                 "seconds": seconds, "peak_rss_mb": figures["peak_rss_mb"]})  # fmt: skip
+                results.append(
+                    {
+                        "stage": "sync_diff",
+                        "customers": customers,
+                        "seconds": seconds,
+                        "peak_rss_mb": figures["peak_rss_mb"],
+                    }
+                )
             results.append({"stage": name, "customers": customers, **figures})
             print(
                 f"{name:<16} {customers:>10,} customers {figures['seconds']:>9.1f} s "

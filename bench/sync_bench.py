@@ -89,9 +89,11 @@ def activation_tables(con: duckdb.DuckDBPyConnection, rows: int) -> None:
             con.execute(
                 f'alter table activation.salesforce__contacts rename "{column}" to "{title}"'
             )
-    con.execute("create or replace table activation.audience_members as select "
-                "nextsale_customer_key as customer_key, 'upsell_ready' as audience, 'email' as channel, "
-                "false as is_sendable from activation.hubspot__contacts limit 0")  # fmt: skip
+    con.execute(
+        "create or replace table activation.audience_members as select "
+        "nextsale_customer_key as customer_key, 'upsell_ready' as audience, 'email' as channel, "
+        "false as is_sendable from activation.hubspot__contacts limit 0"
+    )
     con.execute("create or replace table activation.erasure_requests (email varchar)")
 
 

@@ -78,16 +78,26 @@ def measure_lift(
         warnings.simplefilter("ignore", RuntimeWarning)
         low, high = np.nanpercentile(draws, [2.5, 97.5], axis=0)
     lifts = {
-        m: Lift(m, float(treated[k]), float(holdout[k]), float(treated[k] - holdout[k]),
-                float(low[k]), float(high[k]))
+        m: Lift(
+            m,
+            float(treated[k]),
+            float(holdout[k]),
+            float(treated[k] - holdout[k]),
+            float(low[k]),
+            float(high[k]),
+        )
         for k, m in enumerate(MEASURES)
-    }  # fmt: skip
+    }
     per_member = lifts["revenue_per_member"]
     n = len(t_conv)
     lifts["incremental_revenue"] = Lift(
-        "incremental_revenue", per_member.treated * n, per_member.holdout * n,
-        per_member.lift * n, per_member.low * n, per_member.high * n,
-    )  # fmt: skip
+        "incremental_revenue",
+        per_member.treated * n,
+        per_member.holdout * n,
+        per_member.lift * n,
+        per_member.low * n,
+        per_member.high * n,
+    )
     return lifts
 
 
@@ -106,10 +116,22 @@ def minimum_detectable_lift(
 
 MIN_HOLDOUT = 100  # below this many held-out people no rate is worth reporting
 LIFT_COLUMNS = [
-    "campaign_id", "audience", "offer", "measure", "sent", "holdout", "treated_value",
-    "holdout_value", "lift", "lift_low", "lift_high", "relative_lift", "is_significant",
-    "detectable_conversion_lift", "holdout_can_measure",
-]  # fmt: skip
+    "campaign_id",
+    "audience",
+    "offer",
+    "measure",
+    "sent",
+    "holdout",
+    "treated_value",
+    "holdout_value",
+    "lift",
+    "lift_low",
+    "lift_high",
+    "relative_lift",
+    "is_significant",
+    "detectable_conversion_lift",
+    "holdout_can_measure",
+]
 
 
 def lift_table(outcomes: pd.DataFrame, rounds: int = 1000) -> pd.DataFrame:
@@ -129,12 +151,19 @@ def lift_table(outcomes: pd.DataFrame, rounds: int = 1000) -> pd.DataFrame:
         treated = group[~group["is_holdout"]]
         if treated.empty or holdout.empty:  # nothing to compare: flagged, never made up
             rows += [
-                {"campaign_id": campaign, "audience": audience, "offer": "all offers",
-                 "measure": measure, "sent": len(treated), "holdout": len(holdout),
-                 "is_significant": False, "detectable_conversion_lift": float("inf"),
-                 "holdout_can_measure": False}
+                {
+                    "campaign_id": campaign,
+                    "audience": audience,
+                    "offer": "all offers",
+                    "measure": measure,
+                    "sent": len(treated),
+                    "holdout": len(holdout),
+                    "is_significant": False,
+                    "detectable_conversion_lift": float("inf"),
+                    "holdout_can_measure": False,
+                }
                 for measure in (*MEASURES, "incremental_revenue")
-            ]  # fmt: skip
+            ]
             continue
         offers = [("all offers", treated), *treated.groupby("offer", sort=True)]
         base_rate = float(group["converted"].mean())
@@ -143,17 +172,30 @@ def lift_table(outcomes: pd.DataFrame, rounds: int = 1000) -> pd.DataFrame:
             # too small to measure anything: not even a tripling of the rate would show
             measurable = len(holdout) >= MIN_HOLDOUT and detectable <= 2 * base_rate
             lifts = measure_lift(
-                sent["converted"].to_numpy(float), sent["revenue_usd"].to_numpy(float),
-                holdout["converted"].to_numpy(float), holdout["revenue_usd"].to_numpy(float),
+                sent["converted"].to_numpy(float),
+                sent["revenue_usd"].to_numpy(float),
+                holdout["converted"].to_numpy(float),
+                holdout["revenue_usd"].to_numpy(float),
                 rounds=rounds,
-            )  # fmt: skip
+            )
             for lift in lifts.values():
                 rows.append(
-                    {"campaign_id": campaign, "audience": audience, "offer": offer,
-                     "measure": lift.measure, "sent": len(sent), "holdout": len(holdout),
-                     "treated_value": lift.treated, "holdout_value": lift.holdout,
-                     "lift": lift.lift, "lift_low": lift.low, "lift_high": lift.high,
-                     "relative_lift": lift.relative, "is_significant": lift.significant,
-                     "detectable_conversion_lift": detectable, "holdout_can_measure": measurable}
-                )  # fmt: skip
+                    {
+                        "campaign_id": campaign,
+                        "audience": audience,
+                        "offer": offer,
+                        "measure": lift.measure,
+                        "sent": len(sent),
+                        "holdout": len(holdout),
+                        "treated_value": lift.treated,
+                        "holdout_value": lift.holdout,
+                        "lift": lift.lift,
+                        "lift_low": lift.low,
+                        "lift_high": lift.high,
+                        "relative_lift": lift.relative,
+                        "is_significant": lift.significant,
+                        "detectable_conversion_lift": detectable,
+                        "holdout_can_measure": measurable,
+                    }
+                )
     return pd.DataFrame(rows, columns=LIFT_COLUMNS)

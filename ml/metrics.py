@@ -108,10 +108,14 @@ def reorder_table(time: np.ndarray, event: np.ndarray, predicted_time: np.ndarra
     )
     table = (
         frame.groupby("decile")
-        .agg(people=("event", "size"), reordered=("event", "mean"), predicted=("predicted", "mean"),
-             median_days=("days", "median"))
+        .agg(
+            people=("event", "size"),
+            reordered=("event", "mean"),
+            predicted=("predicted", "mean"),
+            median_days=("days", "median"),
+        )
         .reset_index()
-    )  # fmt: skip
+    )
     table["lift"] = table["reordered"] / max(frame["event"].mean(), 1e-12)
     return table
 

@@ -53,17 +53,32 @@ from nextsale.warehouse import Warehouse, as_warehouse
 NAME = "offer_uplift"
 SNAPSHOT = relations.CAMPAIGN_SNAPSHOTS
 # what a row of the campaign snapshot says about the send, not about the person before it
-CAMPAIGN_COLUMNS = ("campaign_id", "started_at", "send_id", "audience", "offer_type",
-                    "offer_value", "channel", "treatment", "window_end", "is_window_complete",
-                    "person_rank")  # fmt: skip
+CAMPAIGN_COLUMNS = (
+    "campaign_id",
+    "started_at",
+    "send_id",
+    "audience",
+    "offer_type",
+    "offer_value",
+    "channel",
+    "treatment",
+    "window_end",
+    "is_window_complete",
+    "person_rank",
+)
 MIN_CONVERSIONS = 30  # among the people sent, in training and in the test campaign
 MIN_HOLDOUT_CONVERSIONS = 10  # among the held-out, likewise
 ROLLING_CAMPAIGNS = 3  # judged: the latest campaign and up to two before it
 FREE_SHIPPING_COST_USD = 6.0  # what shipping an order costs the shop
 MESSAGE_COST_USD = {"email": 0.001, "sms": 0.015}  # per message sent
 # what best_offers picks per person (scores.offer_choices), besides offer_reason
-OFFER_COLUMNS = ("offer_type", "offer_discount_percent", "offer_channel",
-                 "offer_order_chance_uplift", "offer_expected_incremental_margin_usd")  # fmt: skip
+OFFER_COLUMNS = (
+    "offer_type",
+    "offer_discount_percent",
+    "offer_channel",
+    "offer_order_chance_uplift",
+    "offer_expected_incremental_margin_usd",
+)
 
 
 def arm_label(offer_type: str, offer_value: str | None, channel: str) -> str:
@@ -81,12 +96,21 @@ def parse_arm(arm: str) -> tuple[str, float, str]:
 def describe_offer(arm: str, arms: list[str]) -> dict[str, float]:
     """An arm as the S-learner sees it (the control arm: not sent, nothing else)."""
     if arm == CONTROL:
-        return {"sent": 0.0, "discount_share": 0.0, "free_shipping": 0.0, "product": 0.0,
-                "by_sms": 0.0}  # fmt: skip
+        return {
+            "sent": 0.0,
+            "discount_share": 0.0,
+            "free_shipping": 0.0,
+            "product": 0.0,
+            "by_sms": 0.0,
+        }
     offer_type, discount, channel = parse_arm(arm)
-    return {"sent": 1.0, "discount_share": discount,
-            "free_shipping": float(offer_type == "free_shipping"),
-            "product": float(offer_type == "product"), "by_sms": float(channel == "sms")}  # fmt: skip
+    return {
+        "sent": 1.0,
+        "discount_share": discount,
+        "free_shipping": float(offer_type == "free_shipping"),
+        "product": float(offer_type == "product"),
+        "by_sms": float(channel == "sms"),
+    }
 
 
 def arms_of(frame: pd.DataFrame) -> pd.Series:
@@ -95,10 +119,13 @@ def arms_of(frame: pd.DataFrame) -> pd.Series:
         if treatment == "holdout"
         else arm_label(offer_type, offer_value if isinstance(offer_value, str) else None, channel)
         for treatment, offer_type, offer_value, channel in zip(
-            frame["treatment"], frame["offer_type"], frame["offer_value"], frame["channel"],
+            frame["treatment"],
+            frame["offer_type"],
+            frame["offer_value"],
+            frame["channel"],
             strict=True,
         )
-    ]  # fmt: skip
+    ]
     return pd.Series(labels, index=frame.index, name="arm")
 
 
@@ -178,10 +205,16 @@ def train_offer_model(frame: pd.DataFrame, rounds: int = 200, seed: int = 0) -> 
     campaigns = list(dict.fromkeys(frame["campaign_id"])) if len(frame) else []
     features = offer_features(frame) if len(frame) else []
     if len(campaigns) < 2:
-        return OfferRun(None, features, False, [
-            f"{len(campaigns)} campaign(s) with a holdout and a closed attribution window; "
-            "learning who responds to which offer needs at least 2 (one to learn from, the "
-            "latest to judge on)"])  # fmt: skip
+        return OfferRun(
+            None,
+            features,
+            False,
+            [
+                f"{len(campaigns)} campaign(s) with a holdout and a closed attribution window; "
+                "learning who responds to which offer needs at least 2 (one to learn from, the "
+                "latest to judge on)"
+            ],
+        )
     test_campaign = campaigns[-1]
     train, test = (
         frame[frame["campaign_id"] != test_campaign],
@@ -284,10 +317,12 @@ def offer_gate(
         where = f"on average over {', '.join(rolling['campaigns'])}"
     not_worse = high >= 0
     versus = (
-        "credibly above it" if difference > 0 and low > 0
-        else "credibly below it" if not not_worse
+        "credibly above it"
+        if difference > 0 and low > 0
+        else "credibly below it"
+        if not not_worse
         else "not credibly above it"
-    )  # fmt: skip
+    )
     reasons = [
         f"Qini on {test_campaign} {uplift['qini']:.4f} [{uplift['qini_ci'][0]:.4f}, "
         f"{uplift['qini_ci'][1]:.4f}]: {'above' if beats_random else 'not above'} random (0)",
@@ -305,20 +340,32 @@ def save(
     its inputs, for `reuse`); published if it passed."""
     info = {
         "model": NAME,
-        "gate": {"passed": run.passed, "credibly_worse": run.credibly_worse, "reasons": run.reasons},
-        "test_campaign": run.test_campaign, "train_campaigns": run.train_campaigns,
-        "n_train": run.n_train, "n_test": run.n_test, "targeting": run.targeting,
-        "arms": run.arms, "qini_curves": run.qini_curves, "features": run.features,
+        "gate": {
+            "passed": run.passed,
+            "credibly_worse": run.credibly_worse,
+            "reasons": run.reasons,
+        },
+        "test_campaign": run.test_campaign,
+        "train_campaigns": run.train_campaigns,
+        "n_train": run.n_train,
+        "n_test": run.n_test,
+        "targeting": run.targeting,
+        "arms": run.arms,
+        "qini_curves": run.qini_curves,
+        "features": run.features,
         "rolling": run.rolling,
         "settings": run.model.settings() if run.model else None,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs_sha256": fingerprint,
-    }  # fmt: skip
+    }
     version, _, info = artifacts.write_version(
-        artifacts_dir, NAME, data_hash(frame.drop(columns=["arm"])), info,
+        artifacts_dir,
+        NAME,
+        data_hash(frame.drop(columns=["arm"])),
+        info,
         lambda path: run.model.save(path) if run.model else None,
         run.passed and run.model is not None,
-    )  # fmt: skip
+    )
     return version, info
 
 
@@ -330,10 +377,20 @@ def reuse(artifacts_dir: Path, fingerprint: str) -> tuple[str, OfferRun] | None:
         return None
     gate = latest["gate"]
     run = OfferRun(
-        None, latest["features"], gate["passed"], gate["reasons"], latest["test_campaign"],
-        latest["train_campaigns"], latest["n_train"], latest["n_test"], latest["targeting"],
-        latest["arms"], latest["qini_curves"], gate["credibly_worse"], latest.get("rolling"),
-    )  # fmt: skip
+        None,
+        latest["features"],
+        gate["passed"],
+        gate["reasons"],
+        latest["test_campaign"],
+        latest["train_campaigns"],
+        latest["n_train"],
+        latest["n_test"],
+        latest["targeting"],
+        latest["arms"],
+        latest["qini_curves"],
+        gate["credibly_worse"],
+        latest.get("rolling"),
+    )
     return latest["version"], run
 
 
@@ -361,16 +418,21 @@ def best_offers(
     x = feature_matrix(people, features, {})
     aov = people["average_order_value_usd"].fillna(default_aov).to_numpy(dtype=float)
     base = model.response(x, CONTROL)
-    reachable = {"email": people["is_email_opt_in"].to_numpy(bool),
-                 "sms": people["is_sms_opt_in"].to_numpy(bool)}  # fmt: skip
+    reachable = {
+        "email": people["is_email_opt_in"].to_numpy(bool),
+        "sms": people["is_sms_opt_in"].to_numpy(bool),
+    }
     arms = [a for a in model.arms if parse_arm(a)[2] in reachable]
     margin_rows, response_rows = [], []
     for arm in arms:
         offer_type, discount, channel = parse_arm(arm)
         sent = model.response(x, arm)
-        margin = (sent * aov * (margin_rate - discount) - base * aov * margin_rate
-                  - sent * FREE_SHIPPING_COST_USD * (offer_type == "free_shipping")
-                  - MESSAGE_COST_USD[channel])  # fmt: skip
+        margin = (
+            sent * aov * (margin_rate - discount)
+            - base * aov * margin_rate
+            - sent * FREE_SHIPPING_COST_USD * (offer_type == "free_shipping")
+            - MESSAGE_COST_USD[channel]
+        )
         margin_rows.append(np.where(reachable[channel], margin, -np.inf))
         response_rows.append(sent)
     margins, responses = np.array(margin_rows), np.array(response_rows)
@@ -382,28 +444,47 @@ def best_offers(
     chosen = np.array(arms, dtype=object)[pick]
     parsed = [parse_arm(a) for a in chosen]
     reasons = [
-        _reason(arm, p0, p1, m, d, aov_i, margin_rate) if ok
-        else ("not reachable by email or SMS" if not np.isfinite(m)
-              else f"no offer pays: the best, {arm}, would lose {-m:,.2f} USD of margin")
+        _reason(arm, p0, p1, m, d, aov_i, margin_rate)
+        if ok
+        else (
+            "not reachable by email or SMS"
+            if not np.isfinite(m)
+            else f"no offer pays: the best, {arm}, would lose {-m:,.2f} USD of margin"
+        )
         for arm, p0, p1, m, (_, d, _), aov_i, ok in zip(
-            chosen, base, best_response, best_margin, parsed, aov, pays, strict=True)
-    ]  # fmt: skip
+            chosen, base, best_response, best_margin, parsed, aov, pays, strict=True
+        )
+    ]
     return pd.DataFrame(
         {
             "customer_key": people["customer_key"].to_numpy(),
-            "offer_type": np.where(pays, np.array([p[0] for p in parsed], dtype=object), np.array(None)),
-            "offer_discount_percent": np.where(pays & np.array([p[0] == "discount" for p in parsed]),
-                                               [round(p[1] * 100) for p in parsed], np.nan),
-            "offer_channel": np.where(pays, np.array([p[2] for p in parsed], dtype=object), np.array(None)),
+            "offer_type": np.where(
+                pays, np.array([p[0] for p in parsed], dtype=object), np.array(None)
+            ),
+            "offer_discount_percent": np.where(
+                pays & np.array([p[0] == "discount" for p in parsed]),
+                [round(p[1] * 100) for p in parsed],
+                np.nan,
+            ),
+            "offer_channel": np.where(
+                pays, np.array([p[2] for p in parsed], dtype=object), np.array(None)
+            ),
             "offer_order_chance_uplift": np.where(pays, best_response - base, np.nan),
             "offer_expected_incremental_margin_usd": np.where(pays, best_margin, np.nan),
             "offer_reason": reasons,
         }
-    )  # fmt: skip
+    )
 
 
-def _reason(arm: str, base: float, sent: float, margin: float, discount: float, aov: float,
-            margin_rate: float) -> str:  # fmt: skip
+def _reason(
+    arm: str,
+    base: float,
+    sent: float,
+    margin: float,
+    discount: float,
+    aov: float,
+    margin_rate: float,
+) -> str:
     cost = f", after {discount:.0%} off the orders that would have come anyway" if discount else ""
     return (
         f"{arm}: chance of an order in the window {base:.1%} -> {sent:.1%} on a "

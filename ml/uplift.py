@@ -149,14 +149,25 @@ class UpliftModel:
         return named
 
     def settings(self) -> dict:
-        return {"learner": self.learner, "binary": self.binary, "arms": self.arms,
-                "rounds": self.rounds, "seed": self.seed,
-                "share_treated": getattr(self, "share_treated", {})}  # fmt: skip
+        return {
+            "learner": self.learner,
+            "binary": self.binary,
+            "arms": self.arms,
+            "rounds": self.rounds,
+            "seed": self.seed,
+            "share_treated": getattr(self, "share_treated", {}),
+        }
 
     @classmethod
     def load(cls, folder: Path, settings: dict, describe=one_hot_arm) -> UpliftModel:
-        model = cls(settings["learner"], settings["binary"], list(settings["arms"]),
-                    settings["rounds"], settings["seed"], describe)  # fmt: skip
+        model = cls(
+            settings["learner"],
+            settings["binary"],
+            list(settings["arms"]),
+            settings["rounds"],
+            settings["seed"],
+            describe,
+        )
 
         def booster(name: str) -> xgb.Booster:
             loaded = xgb.Booster()
@@ -256,8 +267,13 @@ def judge_targeting(
         top_low, top_high = bootstrap(
             lambda s, t, v: uplift_at(s, t, v, TOP_SHARE), (score, treated, y), rounds
         )
-        row = {"scorer": name, "qini": qini, "qini_ci": [low, high],
-               f"uplift_top_{int(TOP_SHARE * 100)}": top, "uplift_top_ci": [top_low, top_high]}  # fmt: skip
+        row = {
+            "scorer": name,
+            "qini": qini,
+            "qini_ci": [low, high],
+            f"uplift_top_{int(TOP_SHARE * 100)}": top,
+            "uplift_top_ci": [top_low, top_high],
+        }
         if name not in ("random", "propensity"):
             diff = bootstrap(
                 lambda s, p, t, v: qini_coefficient(s, t, v) - qini_coefficient(p, t, v),
@@ -286,5 +302,7 @@ def policy_values(
     for name, choice in policies.items():
         low, high = bootstrap(value, (choice, assigned, y), rounds)
         shares = {f"share_{arm}": float(np.mean(choice == arm)) for arm in np.unique(assigned)}
-        rows.append({"policy": name, "value": value(choice, assigned, y), "value_ci": [low, high], **shares})  # fmt: skip
+        rows.append(
+            {"policy": name, "value": value(choice, assigned, y), "value_ci": [low, high], **shares}
+        )
     return rows

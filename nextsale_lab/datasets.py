@@ -79,8 +79,9 @@ class Downloader:
         if self.base_url:
             base = urlsplit(self.base_url)
             parts = urlsplit(url)
-            url = urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path,
-                              parts.query, ""))  # fmt: skip
+            url = urlunsplit(
+                (base.scheme, base.netloc, base.path.rstrip("/") + parts.path, parts.query, "")
+            )
         try:
             answer = requests.get(url, timeout=TIMEOUT_SECONDS)
             answer.raise_for_status()

@@ -53,13 +53,28 @@ DATASET = "completejourney"
 WINDOW_DAYS = 28  # four weekly shops: most of the 27 campaigns run four to six weeks
 MIN_HISTORY_DAYS = 56  # eight weeks of shopping before a campaign to compare households on
 # pre-campaign history: what the choice of households could have depended on
-COVARIATES = ("orders_count", "revenue_usd", "orders_last_90d", "revenue_last_90d_usd",
-              "recency_days", "average_order_value_usd", "tenure_days", "categories_bought",
-              "discounted_order_share", "past_campaign_sends")  # fmt: skip
+COVARIATES = (
+    "orders_count",
+    "revenue_usd",
+    "orders_last_90d",
+    "revenue_last_90d_usd",
+    "recency_days",
+    "average_order_value_usd",
+    "tenure_days",
+    "categories_bought",
+    "discounted_order_share",
+    "past_campaign_sends",
+)
 MIN_SENT = 20  # households sent (and comparable) below which no estimate is worth printing
 TRIM = 0.05  # propensities this close to 0 or 1 have no comparable household on the other side
-SKEWED = ("orders_count", "revenue_usd", "orders_last_90d", "revenue_last_90d_usd",
-          "average_order_value_usd", "recency_days")  # fmt: skip
+SKEWED = (
+    "orders_count",
+    "revenue_usd",
+    "orders_last_90d",
+    "revenue_last_90d_usd",
+    "average_order_value_usd",
+    "recency_days",
+)
 
 
 def covariates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -143,8 +158,14 @@ def build_campaign_snapshots(landing: Path, database: Path, variables: dict) -> 
     print(f"[{landing.parent.name}] dbt: features as of each campaign's first day", flush=True)
     with duckdb.connect(str(database), read_only=True) as con:
         (first,) = con.execute("select min(created_at)::date from raw.shop_orders").fetchall()[0]
-    selection = ["build", "--select", "+ml_campaign_snapshots", "--exclude-resource-type", "test",
-                 "unit_test"]  # fmt: skip
+    selection = [
+        "build",
+        "--select",
+        "+ml_campaign_snapshots",
+        "--exclude-resource-type",
+        "test",
+        "unit_test",
+    ]
     run_dbt(database, selection, {"ml_cutoffs": [first.isoformat()], **variables})
     return first
 
@@ -163,16 +184,24 @@ def evaluate_campaigns(work_dir: Path, source: Path = DEFAULT_SOURCE, sample: bo
         frame = con.execute(
             "select * from ml.campaign_snapshots order by campaign_id, person_key"
         ).df()
-        redemptions = con.execute(
-            f"select campaign_id, count(distinct household_id) as households from read_csv("
-            f"'{source}/{DATASET}/coupon_redemptions.csv.gz', all_varchar = true) group by all"
-        ).df().set_index("campaign_id")["households"]  # fmt: skip
+        redemptions = (
+            con.execute(
+                f"select campaign_id, count(distinct household_id) as households from read_csv("
+                f"'{source}/{DATASET}/coupon_redemptions.csv.gz', all_varchar = true) group by all"
+            )
+            .df()
+            .set_index("campaign_id")["households"]
+        )
     descriptions = pd.read_csv(source / DATASET / "campaign_descriptions.csv.gz", dtype=str)
     rows = []
     for d in descriptions.sort_values("campaign_id", key=lambda c: c.astype(int)).itertuples():
         campaign = frame[frame["campaign_id"] == d.campaign_id]
-        base = {"campaign_id": d.campaign_id, "type": d.campaign_type, "start": d.start_date,
-                "redeemed": int(redemptions.get(d.campaign_id, 0))}  # fmt: skip
+        base = {
+            "campaign_id": d.campaign_id,
+            "type": d.campaign_type,
+            "start": d.start_date,
+            "redeemed": int(redemptions.get(d.campaign_id, 0)),
+        }
         history = (pd.Timestamp(d.start_date).date() - first).days
         if history < MIN_HISTORY_DAYS:
             rows.append(base | {"skipped": f"{max(history, 0)} days of shopping before it"})
@@ -227,7 +256,7 @@ def evaluate_generated(work_dir: Path, customers: int = 20_000, seed: int = 42) 
                 x_train, offer_effect(train_people, *_truth_key(a)), "reg:squarederror", 0, 200
             ),
             x,
-        )  # fmt: skip
+        )
         for a in arms
     }
     per_arm = [
@@ -265,14 +294,22 @@ def evaluate_generated(work_dir: Path, customers: int = 20_000, seed: int = 42) 
         "oracle (the true best for each person)": t.max(axis=0).mean(),
     }
     return {
-        "customers": customers, "test_campaign": run.test_campaign,
-        "train_campaigns": run.train_campaigns, "gate": run.reasons, "passed": run.passed,
-        "targeting_qini": run.targeting, "arms": per_arm,
-        "campaign_score_spearman": {n: float(spearmanr(s, campaign_truth)[0]) for n, s in scores.items()},
-        "top_30_true_effect": targeting, "policies": {k: float(v) for k, v in policies.items()},
-        "discount_sensitivity_spearman": float(spearmanr(
-            predicted["discount 20% by email"], people["discount_sensitivity"])[0]),
-    }  # fmt: skip
+        "customers": customers,
+        "test_campaign": run.test_campaign,
+        "train_campaigns": run.train_campaigns,
+        "gate": run.reasons,
+        "passed": run.passed,
+        "targeting_qini": run.targeting,
+        "arms": per_arm,
+        "campaign_score_spearman": {
+            n: float(spearmanr(s, campaign_truth)[0]) for n, s in scores.items()
+        },
+        "top_30_true_effect": targeting,
+        "policies": {k: float(v) for k, v in policies.items()},
+        "discount_sensitivity_spearman": float(
+            spearmanr(predicted["discount 20% by email"], people["discount_sensitivity"])[0]
+        ),
+    }
 
 
 def _truth_key(arm: str) -> tuple[str, str | None, str]:
@@ -330,9 +367,13 @@ def write_doc(results: dict, seconds: float, path: Path = DOC) -> None:
 
 
 def run(
-    datasets: list[str], source: Path, work_dir: Path, json_path: Path | None, sample: bool,
+    datasets: list[str],
+    source: Path,
+    work_dir: Path,
+    json_path: Path | None,
+    sample: bool,
     write_docs: bool,
-) -> dict:  # fmt: skip
+) -> dict:
     """`completejourney-campaigns` and/or `generated-campaigns` (see the module and
     evaluate_generated); each writes its doc and prints its headline."""
     results = {}
@@ -343,8 +384,10 @@ def run(
             write_doc(observed, time.perf_counter() - started)
         for r in observed["campaigns"]:
             if "effect" in r:
-                print(f"  campaign {r['campaign_id']:>2} {r['type']}: naive {_money(r['naive_difference'])}, "
-                      f"effect {_money(r['effect'])} [{_money(r['effect_ci'][0])}, {_money(r['effect_ci'][1])}]")  # fmt: skip
+                print(
+                    f"  campaign {r['campaign_id']:>2} {r['type']}: naive {_money(r['naive_difference'])}, "
+                    f"effect {_money(r['effect'])} [{_money(r['effect_ci'][0])}, {_money(r['effect_ci'][1])}]"
+                )
             else:
                 print(f"  campaign {r['campaign_id']:>2}: {r.get('skipped') or r.get('error')}")
     if "generated-campaigns" in datasets:

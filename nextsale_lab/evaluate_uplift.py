@@ -134,10 +134,21 @@ def measured_lift(frame: pd.DataFrame, rounds: int) -> list[dict]:
         )
         detectable = minimum_detectable_lift(len(sent), len(control), control["conversion"].mean())
         for name, lift in lifts.items():
-            rows.append({"arm": arm, "measure": name, "sent": len(sent), "holdout": len(control),
-                         "treated": lift.treated, "held_out": lift.holdout, "lift": lift.lift,
-                         "ci": [lift.low, lift.high], "relative": lift.relative,
-                         "significant": lift.significant, "detectable_conversion_lift": detectable})  # fmt: skip
+            rows.append(
+                {
+                    "arm": arm,
+                    "measure": name,
+                    "sent": len(sent),
+                    "holdout": len(control),
+                    "treated": lift.treated,
+                    "held_out": lift.holdout,
+                    "lift": lift.lift,
+                    "ci": [lift.low, lift.high],
+                    "relative": lift.relative,
+                    "significant": lift.significant,
+                    "detectable_conversion_lift": detectable,
+                }
+            )
     return rows
 
 
@@ -178,9 +189,16 @@ def evaluate_uplift(
             scores["random"] = np.zeros(len(rows))  # judged as the band of random orderings
             for row in judge_targeting(scores, treated, y, bootstrap_rounds):
                 targeting.append(
-                    {"outcome": outcome, "arm": arm, "rows": len(rows), "treated": int(treated.sum()),
-                     "treated_rate": float(y[treated].mean()), "control_rate": float(y[~treated].mean()), **row}
-                )  # fmt: skip
+                    {
+                        "outcome": outcome,
+                        "arm": arm,
+                        "rows": len(rows),
+                        "treated": int(treated.sum()),
+                        "treated_rate": float(y[treated].mean()),
+                        "control_rate": float(y[~treated].mean()),
+                        **row,
+                    }
+                )
         # the offer choice, on every held-out customer
         x, arms = test[features], np.array(reference.arms)
         policies = {"no e-mail": np.full(len(test), CONTROL)}
@@ -303,8 +321,13 @@ def write_doc(results: dict[str, list[dict]], seconds: float, path: Path = DOC) 
                 f"| {_interval(r['qini_ci'], digits + 1)} | {r['uplift_top_30']:.{digits}f} "
                 f"| {_interval(r['uplift_top_ci'], digits)} | {_interval(diff, digits + 1) if diff else ''} |"
             )
-        lines += ["", f"Offer choice ({outcome} per customer):", "",
-                  "| policy | value | 95 % CI | share sent the women's e-mail |", "|---|---:|---|---:|"]  # fmt: skip
+        lines += [
+            "",
+            f"Offer choice ({outcome} per customer):",
+            "",
+            "| policy | value | 95 % CI | share sent the women's e-mail |",
+            "|---|---:|---|---:|",
+        ]
         for r in (r for r in results["offers"] if r["outcome"] == outcome):
             lines.append(
                 f"| {r['policy']} | {r['value']:.{digits}f} | {_interval(r['value_ci'], digits)} "

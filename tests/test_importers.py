@@ -52,8 +52,11 @@ def test_a_slice_imports_and_builds(tmp_path, dataset):
         assert count(settings, "raw.campaign_sends") == 6_589
         assert count(settings, "raw_quarantine.campaign_sends") == 0
         with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-            groups = dict(con.execute(
-                "select treatment, count(*) from ml.campaign_snapshots group by 1").fetchall())  # fmt: skip
+            groups = dict(
+                con.execute(
+                    "select treatment, count(*) from ml.campaign_snapshots group by 1"
+                ).fetchall()
+            )
         # no holdout: each campaign is compared with the households it was not sent to
         assert set(groups) == {"sent", "not_sent"} and groups["not_sent"] > groups["sent"]
 
@@ -74,15 +77,28 @@ def test_online_retail_products_and_customers_are_as_first_seen_never_as_later_r
             to '{source}/online_retail/online_retail.csv.gz' (header, compression gzip)"""
         )
     for name, folder in (("early", source), ("whole", DEFAULT_SOURCE)):
-        result = CliRunner().invoke(main, ["import", "online-retail", "--source", str(folder),
-                                           "--out", str(tmp_path / name), "--sample"])  # fmt: skip
+        result = CliRunner().invoke(
+            main,
+            [
+                "import",
+                "online-retail",
+                "--source",
+                str(folder),
+                "--out",
+                str(tmp_path / name),
+                "--sample",
+            ],
+        )
         assert result.exit_code == 0, result.output
     with duckdb.connect() as con:
 
         def read(name: str, folder: str, columns: str) -> set[tuple]:
-            return set(con.execute(
-                f"select {columns} from read_csv('{tmp_path}/{name}/{folder}/online_retail.csv', "
-                "all_varchar = true)").fetchall())  # fmt: skip
+            return set(
+                con.execute(
+                    f"select {columns} from read_csv('{tmp_path}/{name}/{folder}/online_retail.csv', "
+                    "all_varchar = true)"
+                ).fetchall()
+            )
 
         products = "product_id, name, category, price"
         early = read("early", "shop/products", products)

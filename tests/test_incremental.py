@@ -88,8 +88,13 @@ def builds(generated, tmp_path_factory):
     full = root / "full.duckdb"
     shutil.copy(database, full)
     dbt_build(full, SELECT, VARIABLES, "--full-refresh")
-    return {"incremental": database, "full": full, "moved": moved, "gone": gone,
-            "line": (order_id, line_id)}  # fmt: skip
+    return {
+        "incremental": database,
+        "full": full,
+        "moved": moved,
+        "gone": gone,
+        "line": (order_id, line_id),
+    }
 
 
 @pytest.mark.parametrize("table", INCREMENTAL)

@@ -487,10 +487,20 @@ def test_one_email_in_four_unicode_spellings_is_one_person(warehouse_of_hostile_
 
 @pytest.mark.parametrize(
     "value",
-    ["plain@example.com", "MiXeD@Example.COM", " padded@x.com\t", "a\u00a0b@x.com",
-     "zero\u200bwidth@x.com", "ｆｕｌｌ＠ｗｉｄｔｈ.com", "\ufeffbom@x.com", "ﬁle@x.com", "İstanbul@x.com",
-     "\u200b", ""],
-)  # fmt: skip
+    [
+        "plain@example.com",
+        "MiXeD@Example.COM",
+        " padded@x.com\t",
+        "a\u00a0b@x.com",
+        "zero\u200bwidth@x.com",
+        "ｆｕｌｌ＠ｗｉｄｔｈ.com",
+        "\ufeffbom@x.com",
+        "ﬁle@x.com",
+        "İstanbul@x.com",
+        "\u200b",
+        "",
+    ],
+)
 @pytest.mark.parametrize("kind", [EMAIL, ID])
 def test_ingestion_sql_normalises_exactly_as_the_python_definition(value, kind):
     """The SQL fast path for plain ASCII and the Python function it falls back to agree."""

@@ -60,10 +60,16 @@ def test_an_empty_group_is_an_error_not_a_number():
 
 def test_an_audience_without_a_holdout_is_flagged_not_dropped():
     outcomes = pd.DataFrame(
-        {"campaign_id": "C1", "audience": ["a"] * 4 + ["b"] * 4, "offer_type": "discount",
-         "offer_value": "10", "is_holdout": [False] * 4 + [False, False, True, True],
-         "converted": [True, False, False, True] * 2, "revenue_usd": [10.0, 0, 0, 5.0] * 2}
-    )  # fmt: skip
+        {
+            "campaign_id": "C1",
+            "audience": ["a"] * 4 + ["b"] * 4,
+            "offer_type": "discount",
+            "offer_value": "10",
+            "is_holdout": [False] * 4 + [False, False, True, True],
+            "converted": [True, False, False, True] * 2,
+            "revenue_usd": [10.0, 0, 0, 5.0] * 2,
+        }
+    )
     table = lift_table(outcomes, rounds=50)
     flagged = table[table["audience"] == "a"]
     assert len(flagged) == 4 and not flagged["holdout_can_measure"].any()  # one per measure

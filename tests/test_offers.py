@@ -17,8 +17,11 @@ from ml.artifacts import latest_manifest
 from ml.score import offer_choices
 from ml.uplift import CONTROL
 
-ARMS = [offers.arm_label(t, v, c) for t, v in [("discount", "20"), ("discount", "10"),
-        ("free_shipping", None), ("product", None)] for c in ("email", "sms")]  # fmt: skip
+ARMS = [
+    offers.arm_label(t, v, c)
+    for t, v in [("discount", "20"), ("discount", "10"), ("free_shipping", None), ("product", None)]
+    for c in ("email", "sms")
+]
 
 
 def planted_campaigns(n: int = 24_000, campaigns: int = 4, seed: int = 3) -> pd.DataFrame:
@@ -32,17 +35,24 @@ def planted_campaigns(n: int = 24_000, campaigns: int = 4, seed: int = 3) -> pd.
     effect = np.array([true_effect(a, s, f) for a, s, f in zip(arm, share, sms_fan, strict=True)])
     converted = rng.random(n) < 0.03 + effect
     kind = [offers.parse_arm(a) if a != CONTROL else (None, 0.0, "email") for a in arm]
-    return pd.DataFrame({
-        "campaign_id": [f"C{i % campaigns}" for i in range(n)],
-        "started_at": pd.Timestamp("2026-01-01"),
-        "person_key": [f"p{i}" for i in range(n)], "cutoff_date": pd.Timestamp("2026-01-01"),
-        "discounted_order_share": share, "past_campaign_responses_sms": sms_fan.astype(float),
-        "average_order_value_usd": 80.0, "orders_count": 3,
-        "treatment": np.where(arm == CONTROL, "holdout", "sent"),
-        "offer_type": [k[0] for k in kind],
-        "offer_value": [str(round(k[1] * 100)) if k[0] == "discount" else None for k in kind],
-        "channel": [k[2] for k in kind], "label_converted": converted, "arm": arm,
-    }).sort_values("campaign_id", kind="stable", ignore_index=True)  # fmt: skip
+    return pd.DataFrame(
+        {
+            "campaign_id": [f"C{i % campaigns}" for i in range(n)],
+            "started_at": pd.Timestamp("2026-01-01"),
+            "person_key": [f"p{i}" for i in range(n)],
+            "cutoff_date": pd.Timestamp("2026-01-01"),
+            "discounted_order_share": share,
+            "past_campaign_responses_sms": sms_fan.astype(float),
+            "average_order_value_usd": 80.0,
+            "orders_count": 3,
+            "treatment": np.where(arm == CONTROL, "holdout", "sent"),
+            "offer_type": [k[0] for k in kind],
+            "offer_value": [str(round(k[1] * 100)) if k[0] == "discount" else None for k in kind],
+            "channel": [k[2] for k in kind],
+            "label_converted": converted,
+            "arm": arm,
+        }
+    ).sort_values("campaign_id", kind="stable", ignore_index=True)
 
 
 def true_effect(arm: str, discount_share: float, sms_fan: bool) -> float:
@@ -67,8 +77,12 @@ def test_the_model_recovers_who_a_discount_and_sms_work_on(planted, planted_run)
     test = planted[planted["campaign_id"] == planted_run.test_campaign]
     x = test[planted_run.features].astype(float)
     for arm in ("discount 20% by email", "discount 20% by sms"):
-        truth = [true_effect(arm, s, f) for s, f in
-                 zip(test["discounted_order_share"], test["past_campaign_responses_sms"] > 0, strict=True)]  # fmt: skip
+        truth = [
+            true_effect(arm, s, f)
+            for s, f in zip(
+                test["discounted_order_share"], test["past_campaign_responses_sms"] > 0, strict=True
+            )
+        ]
         assert spearmanr(planted_run.model.uplift(x, arm), truth)[0] > 0.5, arm
     fans = x[test["past_campaign_responses_sms"].to_numpy() > 0]
     others = x[test["past_campaign_responses_sms"].to_numpy() == 0]
@@ -114,10 +128,14 @@ def test_no_evidence_is_held_back_quietly_and_contrary_evidence_stops_the_run(pl
 
 def qini_rows(uplift: float, propensity: float, difference_ci: tuple[float, float]) -> list:
     return [
-        {"scorer": "uplift", "qini": uplift, "qini_ci": [uplift - 0.003, uplift + 0.003],
-         "qini_minus_propensity_ci": list(difference_ci)},
+        {
+            "scorer": "uplift",
+            "qini": uplift,
+            "qini_ci": [uplift - 0.003, uplift + 0.003],
+            "qini_minus_propensity_ci": list(difference_ci),
+        },
         {"scorer": "propensity", "qini": propensity, "qini_ci": [0.0, 0.02]},
-    ]  # fmt: skip
+    ]
 
 
 def test_a_tie_with_propensity_targeting_is_not_enough_to_publish():
@@ -180,13 +198,17 @@ def test_the_same_campaigns_and_code_reuse_the_latest_version_and_its_verdict(
 
 
 def test_best_offer_pays_for_its_discount_and_respects_consent(planted_run):
-    people = pd.DataFrame({
-        "customer_key": ["keen", "indifferent", "sms_fan", "unreachable"],
-        "discounted_order_share": [0.95, 0.0, 0.9, 0.9],
-        "past_campaign_responses_sms": [0.0, 0.0, 1.0, 1.0],
-        "average_order_value_usd": [80.0, 80.0, 80.0, None], "orders_count": 3,
-        "is_email_opt_in": [True, True, False, False], "is_sms_opt_in": [False, True, True, False],
-    })  # fmt: skip
+    people = pd.DataFrame(
+        {
+            "customer_key": ["keen", "indifferent", "sms_fan", "unreachable"],
+            "discounted_order_share": [0.95, 0.0, 0.9, 0.9],
+            "past_campaign_responses_sms": [0.0, 0.0, 1.0, 1.0],
+            "average_order_value_usd": [80.0, 80.0, 80.0, None],
+            "orders_count": 3,
+            "is_email_opt_in": [True, True, False, False],
+            "is_sms_opt_in": [False, True, True, False],
+        }
+    )
     for column in planted_run.features:
         if column not in people:
             people[column] = 0.0

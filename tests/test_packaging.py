@@ -34,8 +34,13 @@ def test_the_wheel_holds_the_product_and_its_dbt_project_and_nothing_built(tmp_p
         and p.relative_to(DBT_PROJECT_DIR).parts[0] not in ("target", "logs", "dbt_packages")
     }
     assert sources and sources <= names  # every model, macro, test, seed and YAML
-    assert {"nextsale/cli.py", "nextsale/templates/report.html", "dagster_project/dagster.yaml",
-            "dagster_project/definitions.py", "ml/train.py"} <= names  # fmt: skip
+    assert {
+        "nextsale/cli.py",
+        "nextsale/templates/report.html",
+        "dagster_project/dagster.yaml",
+        "dagster_project/definitions.py",
+        "ml/train.py",
+    } <= names
     assert not [n for n in names if n.startswith(("dbt_project/target/", "dbt_project/logs/"))]
     # the local vendor servers and their specs are the tests' own
     assert not [n for n in names if n.startswith("tests/") or "vendors" in n]

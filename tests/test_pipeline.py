@@ -160,10 +160,19 @@ def test_dbt_docs_generate_and_every_mart_model_and_column_is_described(
     from dagster_project.dbt import dbt_project
 
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "docs", "generate", "--target-path",
-         str(tmp_path), "--profiles-dir", str(dbt_project.profiles_dir)],
-        cwd=dbt_project.project_dir, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "docs",
+            "generate",
+            "--target-path",
+            str(tmp_path),
+            "--profiles-dir",
+            str(dbt_project.profiles_dir),
+        ],
+        cwd=dbt_project.project_dir,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     catalog = json.loads((tmp_path / "catalog.json").read_text())

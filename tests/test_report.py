@@ -24,9 +24,15 @@ from nextsale.report import collect
 from tests.browser import Chromium
 from tests.conftest import settings_for
 
-SECTIONS = ("Segments", "Models against their baselines", "LTV and headroom",
-            "Audiences and their holdouts", "Measured lift of past campaigns",
-            "Who responds to which offer", "Last sync per destination")  # fmt: skip
+SECTIONS = (
+    "Segments",
+    "Models against their baselines",
+    "LTV and headroom",
+    "Audiences and their holdouts",
+    "Measured lift of past campaigns",
+    "Who responds to which offer",
+    "Last sync per destination",
+)
 
 
 def cli_env(settings: Settings) -> dict[str, str]:

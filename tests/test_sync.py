@@ -177,8 +177,12 @@ def test_a_sync_killed_mid_way_and_restarted_delivers_each_record_exactly_once(
     batches landed, Klaviyo once its import job was accepted (the resumed run must confirm that
     job, not send it again)."""
     kill_after = {"hubspot": 2, "klaviyo": 1, "salesforce": 2}[vendor]
-    env = {**os.environ, **env_for(vendor, server), "NEXTSALE_DUCKDB_PATH": str(warehouse),
-           "NEXTSALE_ARTIFACTS_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **os.environ,
+        **env_for(vendor, server),
+        "NEXTSALE_DUCKDB_PATH": str(warehouse),
+        "NEXTSALE_ARTIFACTS_DIR": str(tmp_path),
+    }
     process = subprocess.Popen([sys.executable, "-m", "nextsale.cli", "sync", vendor], env=env)
 
     def kill_mid_sync(number: int) -> None:
@@ -310,13 +314,25 @@ def test_the_servers_refuse_what_the_vendor_spec_refuses(vendor, server):
         "salesforce": {"Authorization": f"Bearer {TOKEN}"},
     }[vendor]
     method, path, body, content_type = {
-        "hubspot": ("POST", "/crm/v3/objects/contacts/batch/upsert",
-                    {"inputs": [{"idProperty": "email", "properties": {}}]}, "application/json"),
-        "klaviyo": ("POST", "/api/profile-bulk-import-jobs",
-                    {"data": {"type": "profile", "attributes": {}}}, "application/vnd.api+json"),
-        "salesforce": ("PATCH", "/services/data/v62.0/composite/sobjects/Contact/Key__c",
-                       {"records": [{"LastName": "no attributes"}]}, "application/json"),
-    }[vendor]  # fmt: skip
+        "hubspot": (
+            "POST",
+            "/crm/v3/objects/contacts/batch/upsert",
+            {"inputs": [{"idProperty": "email", "properties": {}}]},
+            "application/json",
+        ),
+        "klaviyo": (
+            "POST",
+            "/api/profile-bulk-import-jobs",
+            {"data": {"type": "profile", "attributes": {}}},
+            "application/vnd.api+json",
+        ),
+        "salesforce": (
+            "PATCH",
+            "/services/data/v62.0/composite/sobjects/Contact/Key__c",
+            {"records": [{"LastName": "no attributes"}]},
+            "application/json",
+        ),
+    }[vendor]
     answer = requests.request(
         method, server.url + path, json=body, headers={**headers, "Content-Type": content_type}
     )

@@ -44,10 +44,13 @@ def servers(monkeypatch):
         SalesforceServer(token=TOKEN) as s,
     ):
         for variable, value in {
-            "HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_BASE_URL": h.url,
-            "KLAVIYO_API_KEY": TOKEN, "KLAVIYO_BASE_URL": k.url,
-            "SALESFORCE_ACCESS_TOKEN": TOKEN, "SALESFORCE_INSTANCE_URL": s.url,
-        }.items():  # fmt: skip
+            "HUBSPOT_ACCESS_TOKEN": TOKEN,
+            "HUBSPOT_BASE_URL": h.url,
+            "KLAVIYO_API_KEY": TOKEN,
+            "KLAVIYO_BASE_URL": k.url,
+            "SALESFORCE_ACCESS_TOKEN": TOKEN,
+            "SALESFORCE_INSTANCE_URL": s.url,
+        }.items():
             monkeypatch.setenv(variable, value)
         yield {"hubspot": h, "klaviyo": k, "salesforce": s}
         for server in (h, k, s):

@@ -65,8 +65,11 @@ def test_a_sync_killed_at_random_moments_applies_everything_and_creates_nothing_
 ):
     pristine = tmp_path / "pristine.duckdb"
     shutil.copy(warehouse, pristine)
-    env = {**env_for(vendor, server), "NEXTSALE_DUCKDB_PATH": str(warehouse),
-           "NEXTSALE_ARTIFACTS_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **env_for(vendor, server),
+        "NEXTSALE_DUCKDB_PATH": str(warehouse),
+        "NEXTSALE_ARTIFACTS_DIR": str(tmp_path),
+    }
     started = time.monotonic()
     child = FORK.Process(target=cli_sync, args=(vendor, env))
     child.start()
@@ -115,8 +118,11 @@ def test_a_sync_killed_at_random_moments_applies_everything_and_creates_nothing_
 @pytest.mark.parametrize("vendor", ["hubspot"])
 def test_a_killed_run_leaves_its_log_row(vendor, warehouse, server, tmp_path):
     """sync.log is written when a run starts and after every batch."""
-    env = {**env_for(vendor, server), "NEXTSALE_DUCKDB_PATH": str(warehouse),
-           "NEXTSALE_ARTIFACTS_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **env_for(vendor, server),
+        "NEXTSALE_DUCKDB_PATH": str(warehouse),
+        "NEXTSALE_ARTIFACTS_DIR": str(tmp_path),
+    }
     child = FORK.Process(target=cli_sync, args=(vendor, env))
 
     def kill_after_three_batches(number: int) -> None:

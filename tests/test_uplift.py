@@ -111,8 +111,13 @@ def test_hillstrom_evaluation_reports_each_scorer_with_intervals(tmp_path):
         low, high = row["qini_ci"]
         assert low <= high
     lift = pd.DataFrame(results["lift"])
-    assert set(lift["measure"]) == {"visit_rate", "conversion_rate", "revenue_per_member",
-                                    "average_order_value", "incremental_revenue"}  # fmt: skip
+    assert set(lift["measure"]) == {
+        "visit_rate",
+        "conversion_rate",
+        "revenue_per_member",
+        "average_order_value",
+        "incremental_revenue",
+    }
     visits = lift[lift["measure"] == "visit_rate"]
     assert (visits["lift"] > 0).all()  # both e-mails raised visits, in the sample too
     offers = pd.DataFrame(results["offers"])

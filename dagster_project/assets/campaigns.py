@@ -21,8 +21,10 @@ HOLDOUT_CHECK = "holdouts_can_measure_lift"
 
 def lift_markdown(table: pd.DataFrame) -> str:
     """Conversion and revenue-per-member lift of each campaign and audience, all offers."""
-    shown = table[(table["offer"] == "all offers") & table["measure"].isin(
-        ["conversion_rate", "revenue_per_member"])]  # fmt: skip
+    shown = table[
+        (table["offer"] == "all offers")
+        & table["measure"].isin(["conversion_rate", "revenue_per_member"])
+    ]
     lines = [
         "| campaign | audience | measure | sent / holdout | sent | holdout | lift | 95 % CI |",
         "|---|---|---|---:|---:|---:|---:|---|",

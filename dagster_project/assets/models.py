@@ -390,12 +390,14 @@ def offer_mix(offers) -> str:
             + (offers["offer_reason"].dropna().head(1).tolist() or ["no buyers"])[0]
         )
     mix = (
-        picked.assign(offer=picked["offer_type"] + picked["offer_discount_percent"].map(
-            lambda d: f" {d:.0f}%" if d == d else ""))
+        picked.assign(
+            offer=picked["offer_type"]
+            + picked["offer_discount_percent"].map(lambda d: f" {d:.0f}%" if d == d else "")
+        )
         .groupby(["offer", "offer_channel"])["offer_expected_incremental_margin_usd"]
         .agg(["size", "mean"])
         .reset_index()
-    )  # fmt: skip
+    )
     return (
         "| offer | channel | people | mean expected incremental margin |\n|---|---|---:|---:|\n"
         + "\n".join(

@@ -167,9 +167,19 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
             f"{name}: {log['status']}; {log['planned_upserts']:,} to upsert, "
             f"{log['planned_deletes']:,} to delete, sent {log['sent']:,}, failed {log['failed']:,}"
         )
-        numbers = ("rows_in_table", "planned_upserts", "planned_deletes", "planned_clears",
-                   "sent", "failed", "deleted", "cleared", "requests", "retried",
-                   "throttled")  # fmt: skip
+        numbers = (
+            "rows_in_table",
+            "planned_upserts",
+            "planned_deletes",
+            "planned_clears",
+            "sent",
+            "failed",
+            "deleted",
+            "cleared",
+            "requests",
+            "retried",
+            "throttled",
+        )
         metadata: dict[str, Any] = {k: dg.MetadataValue.int(int(log.get(k) or 0)) for k in numbers}
         metadata |= {
             "run_id": log["run_id"],

@@ -156,10 +156,17 @@ def sync(
         )
         ctx = Context(client, state, columns, poll_seconds, job_timeout_seconds)
         entry = {
-            "run_id": run_id, "destination": name, "started_at": now(), "status": "running",
-            "dry_run": client.dry_run, "mirror": mirror, "sent": 0, "failed": 0, "deleted": 0,
+            "run_id": run_id,
+            "destination": name,
+            "started_at": now(),
+            "status": "running",
+            "dry_run": client.dry_run,
+            "mirror": mirror,
+            "sent": 0,
+            "failed": 0,
+            "deleted": 0,
             "cleared": 0,
-        }  # fmt: skip
+        }
         state.write_log(entry)  # at once: a run killed later still shows that it began
         failures: list[Outcome] = []
         try:
@@ -503,8 +510,9 @@ class Run:
             columns = [c for c in self.ctx.columns if c.startswith("nextsale_")]
             for job in self.destination.clear_jobs(rows, columns):
                 self.submit_job(job, "clear", None)
-            self.record_clears([Outcome(r["record_key"], True) for r in rows
-                                if r["reason"] != "do not contact"])  # fmt: skip
+            self.record_clears(
+                [Outcome(r["record_key"], True) for r in rows if r["reason"] != "do not contact"]
+            )
             return
         self.record_clears(self.destination.clear(self.ctx, rows))
 

@@ -223,14 +223,30 @@ class SyncState:
     ) -> None:
         by_key = {row["record_key"]: row for row in rows}
         sent = [
-            (self.destination, o.record_key, by_key[o.record_key]["row_hash"],
-             by_key[o.record_key].get(match), (by_key[o.record_key].get(email) or "").lower(),
-             o.destination_id, now(), self.run_id)
-            for o in outcomes if o.ok
-        ]  # fmt: skip
+            (
+                self.destination,
+                o.record_key,
+                by_key[o.record_key]["row_hash"],
+                by_key[o.record_key].get(match),
+                (by_key[o.record_key].get(email) or "").lower(),
+                o.destination_id,
+                now(),
+                self.run_id,
+            )
+            for o in outcomes
+            if o.ok
+        ]
         if sent:
-            columns = ["destination", "record_key", "row_hash", "match_key", "email",
-                       "destination_id", "synced_at", "run_id"]  # fmt: skip
+            columns = [
+                "destination",
+                "record_key",
+                "row_hash",
+                "match_key",
+                "email",
+                "destination_id",
+                "synced_at",
+                "run_id",
+            ]
             self.con.register(
                 "sent_rows", pa.table(dict(zip(columns, zip(*sent, strict=True), strict=True)))
             )

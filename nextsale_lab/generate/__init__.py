@@ -46,8 +46,14 @@ from nextsale_lab.generate.world import (
     plant_dirt,
 )
 
-__all__ = ["DIRTY_RATES", "SHARED_COOKIE", "GenerationSummary", "already_generated", "generate",
-           "offer_effect"]  # fmt: skip
+__all__ = [
+    "DIRTY_RATES",
+    "SHARED_COOKIE",
+    "GenerationSummary",
+    "already_generated",
+    "generate",
+    "offer_effect",
+]
 
 SOURCE_FILES: tuple[SourceFile, ...] = (*shop.FILES, *crm.FILES, *web.FILES, *campaigns.FILES)
 LANDING_FOLDERS = tuple(dict.fromkeys(f.folder.split("/")[0] for f in SOURCE_FILES))

@@ -367,9 +367,10 @@ class Chunk:
             offer = rng.integers(0, len(OFFERS), m)
             both = reach_email[members] & reach_sms[members]
             channel = np.where(
-                both, np.where(rng.random(m) < 0.5, "sms", "email"),
+                both,
+                np.where(rng.random(m) < 0.5, "sms", "email"),
                 np.where(reach_sms[members], "sms", "email"),
-            )  # fmt: skip
+            )
             effect = np.zeros(m)
             for k, (offer_type, offer_value) in enumerate(OFFERS):
                 for medium in ("email", "sms"):

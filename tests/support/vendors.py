@@ -371,8 +371,15 @@ class HubSpotServer(VendorServer):
 
     @staticmethod
     def _property(name: str, group: str, type_: str = "string", field_type: str = "text") -> dict:
-        return {"name": name, "label": name, "type": type_, "fieldType": field_type, "description": "",
-                "groupName": group, "options": []}  # fmt: skip
+        return {
+            "name": name,
+            "label": name,
+            "type": type_,
+            "fieldType": field_type,
+            "description": "",
+            "groupName": group,
+            "options": [],
+        }
 
     def get_group(self, request, body, applied, object_type, name):
         if name not in self.groups:
@@ -428,16 +435,32 @@ class HubSpotServer(VendorServer):
         for item in inputs:
             email = item["id"].lower()
             if email in self.faults.bad_records:
-                errors.append({"status": "error", "category": "VALIDATION_ERROR", "message": f"Email {email} is invalid",
-                               "context": {"email": [email]}, "errors": [], "links": {}})  # fmt: skip
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": f"Email {email} is invalid",
+                        "context": {"email": [email]},
+                        "errors": [],
+                        "links": {},
+                    }
+                )
                 continue
             new = email not in self.contacts
             self.created.update([email] if new else [])
             self.ids.setdefault(email, str(100000 + len(self.ids)))
             self.contacts[email] = {**self.contacts.get(email, {}), **item["properties"]}
             applied.append(email)
-            results.append({"id": self.ids[email], "properties": {"email": email}, "createdAt": iso_now(),
-                            "updatedAt": iso_now(), "archived": False, "new": new})  # fmt: skip
+            results.append(
+                {
+                    "id": self.ids[email],
+                    "properties": {"email": email},
+                    "createdAt": iso_now(),
+                    "updatedAt": iso_now(),
+                    "archived": False,
+                    "new": new,
+                }
+            )
         body = {
             "status": "COMPLETE",
             "results": results,
@@ -455,14 +478,33 @@ class HubSpotServer(VendorServer):
         for item in body["inputs"]:
             email = by_id.get(item["id"])
             if email not in self.contacts:
-                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND", "message": f"Contact {item['id']} not found",
-                               "context": {"ids": [item["id"]]}, "errors": [], "links": {}})  # fmt: skip
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": f"Contact {item['id']} not found",
+                        "context": {"ids": [item["id"]]},
+                        "errors": [],
+                        "links": {},
+                    }
+                )
                 continue
             self.contacts[email] = {**self.contacts[email], **item["properties"]}
-            results.append({"id": item["id"], "properties": {"email": email}, "createdAt": iso_now(),
-                            "updatedAt": iso_now(), "archived": False})  # fmt: skip
-        body = {"status": "COMPLETE", "results": results, "startedAt": iso_now(),
-                "completedAt": iso_now()}  # fmt: skip
+            results.append(
+                {
+                    "id": item["id"],
+                    "properties": {"email": email},
+                    "createdAt": iso_now(),
+                    "updatedAt": iso_now(),
+                    "archived": False,
+                }
+            )
+        body = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": iso_now(),
+            "completedAt": iso_now(),
+        }
         if errors:
             body |= {"errors": errors, "numErrors": len(errors)}
         return json_response(body, 207 if errors else 200)
@@ -540,8 +582,10 @@ class KlaviyoServer(VendorServer):
 
     def authorised(self, request: Request) -> bool:
         # the revision header has a schema default, so validators accept it missing: check it here
-        return (request.headers.get("Authorization") == f"Klaviyo-API-Key {self.token}"
-                and request.headers.get("revision") == self.revision)  # fmt: skip
+        return (
+            request.headers.get("Authorization") == f"Klaviyo-API-Key {self.token}"
+            and request.headers.get("revision") == self.revision
+        )
 
     def bucket(self, method: str, endpoint: str) -> str:
         return {
@@ -554,15 +598,39 @@ class KlaviyoServer(VendorServer):
 
     def error(self, status: int, message: str, **extra) -> Response:
         code = {429: "throttled", 401: "not_authenticated", 404: "not_found"}.get(status, "invalid")
-        return json_response({"errors": [{"id": str(uuid.uuid4()), "status": status, "code": code, "title": message[:80],
-                                          "detail": message, "source": {"pointer": "/data/"}}]}, status, self.content_type)  # fmt: skip
+        return json_response(
+            {
+                "errors": [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "status": status,
+                        "code": code,
+                        "title": message[:80],
+                        "detail": message,
+                        "source": {"pointer": "/data/"},
+                    }
+                ]
+            },
+            status,
+            self.content_type,
+        )
 
     def _job(self, job: dict) -> dict:
-        return {"type": "profile-bulk-import-job", "id": job["id"], "attributes": {
-            "status": job["status"], "created_at": job["created_at"], "total_count": job["total"],
-            "completed_count": job["total"] - len(job["errors"]), "failed_count": len(job["errors"]),
-            "completed_at": job["created_at"], "expires_at": job["created_at"], "started_at": job["created_at"]},
-            "links": {"self": f"{self.url}/api/profile-bulk-import-jobs/{job['id']}"}}  # fmt: skip
+        return {
+            "type": "profile-bulk-import-job",
+            "id": job["id"],
+            "attributes": {
+                "status": job["status"],
+                "created_at": job["created_at"],
+                "total_count": job["total"],
+                "completed_count": job["total"] - len(job["errors"]),
+                "failed_count": len(job["errors"]),
+                "completed_at": job["created_at"],
+                "expires_at": job["created_at"],
+                "started_at": job["created_at"],
+            },
+            "links": {"self": f"{self.url}/api/profile-bulk-import-jobs/{job['id']}"},
+        }
 
     def create_job(self, request, body, applied, **_):
         profiles = body["data"]["attributes"]["profiles"]["data"]
@@ -588,9 +656,19 @@ class KlaviyoServer(VendorServer):
         }
         for email, profile in zip(emails, profiles, strict=True):
             if email in self.faults.bad_records:
-                job["errors"].append({"type": "import-error", "id": uuid.uuid4().hex, "attributes": {
-                    "code": "invalid", "title": "Invalid email", "detail": f"{email} is not a valid email",
-                    "source": {"pointer": "/data/attributes/email"}, "original_payload": profile["attributes"]}})  # fmt: skip
+                job["errors"].append(
+                    {
+                        "type": "import-error",
+                        "id": uuid.uuid4().hex,
+                        "attributes": {
+                            "code": "invalid",
+                            "title": "Invalid email",
+                            "detail": f"{email} is not a valid email",
+                            "source": {"pointer": "/data/attributes/email"},
+                            "original_payload": profile["attributes"],
+                        },
+                    }
+                )
                 continue
             attributes = profile["attributes"]
             self.created.update([] if email in self.profiles else [email])
@@ -610,8 +688,11 @@ class KlaviyoServer(VendorServer):
 
     def list_jobs(self, request, body, applied, **_):
         """The account's import jobs, newest first with sort=-created_at (first page only)."""
-        jobs = sorted(self.jobs.values(), key=lambda j: j["created_at"],
-                      reverse=request.args.get("sort") == "-created_at")  # fmt: skip
+        jobs = sorted(
+            self.jobs.values(),
+            key=lambda j: j["created_at"],
+            reverse=request.args.get("sort") == "-created_at",
+        )
         size = int(request.args.get("page[size]", 20))
         return json_response(
             {"data": [self._job(j) for j in jobs[:size]], "links": {"self": request.url}},
@@ -651,8 +732,16 @@ class KlaviyoServer(VendorServer):
 
     def get_lists(self, request, body, applied, **_):
         wanted = request.args.get("filter", "")
-        found = [{"type": "list", "id": i, "attributes": {"name": v["name"]}, "links": {"self": f"{self.url}/api/lists/{i}"}}
-                 for i, v in self.lists.items() if f'"{v["name"]}"' in wanted]  # fmt: skip
+        found = [
+            {
+                "type": "list",
+                "id": i,
+                "attributes": {"name": v["name"]},
+                "links": {"self": f"{self.url}/api/lists/{i}"},
+            }
+            for i, v in self.lists.items()
+            if f'"{v["name"]}"' in wanted
+        ]
         return json_response(
             {"data": found, "links": {"self": request.url}}, 200, self.content_type
         )
@@ -661,14 +750,31 @@ class KlaviyoServer(VendorServer):
         list_id = uuid.uuid4().hex[:6].upper()
         name = body["data"]["attributes"]["name"]
         self.lists[list_id] = {"name": name, "members": set()}
-        return json_response({"data": {"type": "list", "id": list_id, "attributes": {"name": name},
-                                       "links": {"self": f"{self.url}/api/lists/{list_id}"}}}, 201, self.content_type)  # fmt: skip
+        return json_response(
+            {
+                "data": {
+                    "type": "list",
+                    "id": list_id,
+                    "attributes": {"name": name},
+                    "links": {"self": f"{self.url}/api/lists/{list_id}"},
+                }
+            },
+            201,
+            self.content_type,
+        )
 
     def get_profiles(self, request, body, applied, **_):
         wanted = request.args.get("filter", "")
-        found = [{"type": "profile", "id": self.profile_ids[e], "attributes": {"email": e},
-                  "links": {"self": f"{self.url}/api/profiles/{self.profile_ids[e]}"}}
-                 for e in self.profiles if json.dumps(e) in wanted]  # fmt: skip
+        found = [
+            {
+                "type": "profile",
+                "id": self.profile_ids[e],
+                "attributes": {"email": e},
+                "links": {"self": f"{self.url}/api/profiles/{self.profile_ids[e]}"},
+            }
+            for e in self.profiles
+            if json.dumps(e) in wanted
+        ]
         return json_response(
             {"data": found, "links": {"self": request.url}}, 200, self.content_type
         )
@@ -725,7 +831,18 @@ class SalesforceServer(VendorServer):
         for record in body["records"]:
             key = str(record.get(field))
             if key in self.faults.bad_records:
-                results.append({"success": False, "errors": [{"statusCode": "INVALID_EMAIL_ADDRESS", "message": "Email: invalid email address", "fields": ["Email"]}]})  # fmt: skip
+                results.append(
+                    {
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "INVALID_EMAIL_ADDRESS",
+                                "message": "Email: invalid email address",
+                                "fields": ["Email"],
+                            }
+                        ],
+                    }
+                )
                 continue
             created = key not in self.records
             self.created.update([key] if created else [])
@@ -745,7 +862,19 @@ class SalesforceServer(VendorServer):
                 self.deleted.append(key)
                 results.append({"id": record_id, "success": True, "errors": []})
             else:
-                results.append({"id": record_id, "success": False, "errors": [{"statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}]})  # fmt: skip
+                results.append(
+                    {
+                        "id": record_id,
+                        "success": False,
+                        "errors": [
+                            {
+                                "statusCode": "ENTITY_IS_DELETED",
+                                "message": "entity is deleted",
+                                "fields": [],
+                            }
+                        ],
+                    }
+                )
         return json_response(results)
 
 

@@ -196,10 +196,16 @@ class Klaviyo(ListMemberships):
         """Import jobs that set nextsale's properties to null for do-not-contact people (an
         opt-out only leaves the email lists, which the engine does)."""
         emptied = [
-            (r, {"type": "profile", "attributes": {
-                "email": r["match_key"], "properties": dict.fromkeys(columns)}})
-            for r in records if r["reason"] == "do not contact"
-        ]  # fmt: skip
+            (
+                r,
+                {
+                    "type": "profile",
+                    "attributes": {"email": r["match_key"], "properties": dict.fromkeys(columns)},
+                },
+            )
+            for r in records
+            if r["reason"] == "do not contact"
+        ]
         for start in range(0, len(emptied), self.batch_size):
             yield emptied[start : start + self.batch_size]
 
@@ -261,8 +267,11 @@ class Klaviyo(ListMemberships):
             ids = self.profile_ids(ctx, [r["match_key"] for r in batch])
             if ids is None:
                 continue
-            profiles = [{"type": "profile", "id": ids[r["match_key"].lower()]} for r in batch
-                        if r["match_key"].lower() in ids]  # fmt: skip
+            profiles = [
+                {"type": "profile", "id": ids[r["match_key"].lower()]}
+                for r in batch
+                if r["match_key"].lower() in ids
+            ]
             if profiles:
                 response = ctx.client.answer(
                     self.call(
@@ -283,8 +292,11 @@ class Klaviyo(ListMemberships):
         for batch in chunks(unsent, 100):
             held = self.profile_ids(ctx, [r["match_key"] for r in batch])
             if held is not None:
-                outcomes += [Outcome(r["record_key"], True) for r in batch
-                             if r["match_key"].lower() not in held]  # fmt: skip
+                outcomes += [
+                    Outcome(r["record_key"], True)
+                    for r in batch
+                    if r["match_key"].lower() not in held
+                ]
                 records = [r for r in records if r not in batch or r["match_key"].lower() in held]
         for r in records:
             if r["reason"] != "erasure":
@@ -302,6 +314,12 @@ class Klaviyo(ListMemberships):
                 continue
             fatal_if_unauthorised(response)
             ok = response.status_code == 202
-            outcomes.append(Outcome(r["record_key"], ok, status_code=response.status_code,
-                                    message=None if ok else response.text[:500]))  # fmt: skip
+            outcomes.append(
+                Outcome(
+                    r["record_key"],
+                    ok,
+                    status_code=response.status_code,
+                    message=None if ok else response.text[:500],
+                )
+            )
         return outcomes

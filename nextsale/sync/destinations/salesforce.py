@@ -85,8 +85,14 @@ class Salesforce(BatchUpserts):
                 gone = result.get("success") or any(
                     e.get("statusCode") == "ENTITY_IS_DELETED" for e in result.get("errors", [])
                 )
-                outcomes.append(Outcome(r["record_key"], gone, status_code=200,
-                                        message=None if gone else _errors(result)))  # fmt: skip
+                outcomes.append(
+                    Outcome(
+                        r["record_key"],
+                        gone,
+                        status_code=200,
+                        message=None if gone else _errors(result),
+                    )
+                )
         return outcomes
 
 
