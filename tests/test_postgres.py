@@ -19,7 +19,7 @@ from ml.train import train_and_evaluate
 from nextsale.config import Settings
 from nextsale.warehouse import PostgresWarehouse
 from tests.conftest import run_activation, run_everything, settings_for
-from tests.postgres_server import postgres_server
+from tests.support.postgres_server import postgres_server
 from tests.test_activation import hash_bucket
 
 # Tables whose rows and sums must agree between the two warehouses (their SQL is the same).

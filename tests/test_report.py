@@ -21,8 +21,8 @@ from ml.train import train_and_evaluate
 from nextsale.cli import main
 from nextsale.config import Settings
 from nextsale.report import collect
-from tests.browser import Chromium
 from tests.conftest import settings_for
+from tests.support.browser import Chromium
 
 SECTIONS = (
     "Segments",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,92 +17,22 @@ import duckdb
 import pytest
 
 from nextsale.sync import DESTINATIONS, SyncError, sync
-from tests.support.vendors import SERVERS, VendorServer
+from tests.support.sync import (
+    CREDENTIALS,
+    TABLES,
+    TOKEN,
+    activation_tables,
+    delivered,
+    env_for,
+    identity,
+    keys,
+    run,
+    server,
+    warehouse,
+)
 
-TOKEN = "s3cret-token-that-must-never-leak"
-# from the destination registry: a destination added there is tested here
-CREDENTIALS = {n: (d.token_env, d.base_url_env[-1]) for n, d in DESTINATIONS.items()}
-TABLES = {n: (d.table.split(".")[1], d.key, d.email) for n, d in DESTINATIONS.items()}
+__all__ = ["activation_tables", "server", "warehouse"]  # fixtures, used by name
 pytestmark = pytest.mark.parametrize("vendor", list(DESTINATIONS))
-
-
-@pytest.fixture(scope="session")
-def activation_tables(activation_run, pipeline_settings, tmp_path_factory) -> Path:
-    """The activation schema of the pipeline's warehouse, with the raw consent tables its
-    watermark is checked against and the generated-data marker, in a small file of its own."""
-    assert activation_run.success
-    path = tmp_path_factory.mktemp("activation") / "template.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute(f"attach '{pipeline_settings.duckdb_path}' as pipeline (read_only)")
-        con.execute("create schema activation; create schema raw")
-        for (table,) in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'pipeline' "
-            "and schema_name = 'activation'"
-        ).fetchall():
-            con.execute(
-                f"create table activation.{table} as select * from pipeline.activation.{table}"
-            )
-        for table in ("crm_contacts", "crm_erasure_requests", "_provenance"):
-            con.execute(f"create table raw.{table} as select * from pipeline.raw.{table}")
-    return path
-
-
-@pytest.fixture
-def warehouse(activation_tables, tmp_path) -> Path:
-    path = tmp_path / "warehouse.duckdb"
-    shutil.copy(activation_tables, path)
-    return path
-
-
-@pytest.fixture
-def server(vendor):
-    with SERVERS[vendor](token=TOKEN) as running:
-        yield running
-    assert running.invalid_requests == [], "requests the vendor's spec refuses"
-    assert running.invalid_responses == [], "answers the vendor's spec does not allow"
-
-
-def env_for(vendor: str, server: VendorServer) -> dict[str, str]:
-    token, url = CREDENTIALS[vendor]
-    return {token: TOKEN, url: server.url}
-
-
-def run(vendor: str, warehouse: Path, server: VendorServer, **kwargs):
-    return sync(
-        vendor,
-        warehouse,
-        env=env_for(vendor, server),
-        poll_seconds=0.01,
-        client_options={"backoff_seconds": 0.01},
-        **kwargs,
-    )
-
-
-def keys(warehouse: Path, vendor: str, where: str = "true") -> list[str]:
-    table, key, _ = TABLES[vendor]
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return [
-            r[0]
-            for r in con.execute(f'select "{key}" from activation.{table} where {where}').fetchall()
-        ]
-
-
-def delivered(vendor: str, server: VendorServer) -> dict[str, int]:
-    """How many times the server applied each person's record (HubSpot and Klaviyo key on
-    email, Salesforce on the external id); list additions are not profile deliveries."""
-    return {k: n for k, n in server.applied.items() if "|" not in k}
-
-
-def identity(vendor: str, warehouse: Path, where: str = "true") -> list[str]:
-    table, key, email = TABLES[vendor]
-    column = key if vendor == "salesforce" else email
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return sorted(
-            r[0]
-            for r in con.execute(
-                f'select "{column}" from activation.{table} where {where}'
-            ).fetchall()
-        )
 
 
 def test_full_sync_delivers_every_record_once(vendor, warehouse, server):

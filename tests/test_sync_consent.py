@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from nextsale.sync import SyncError, sync
-from tests.test_sync import (
+from tests.support.sync import (
     CREDENTIALS,
     TABLES,
     TOKEN,

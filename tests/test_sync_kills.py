@@ -21,7 +21,7 @@ from collections import Counter
 import duckdb
 import pytest
 
-from tests.test_sync import (
+from tests.support.sync import (
     TABLES,
     activation_tables,
     delivered,

@@ -7,8 +7,8 @@ import duckdb
 import pytest
 
 from nextsale.sync import SyncError, sync
+from tests.support.sync import TOKEN, activation_tables, delivered, identity, run, warehouse
 from tests.support.vendors import KlaviyoServer
-from tests.test_sync import TOKEN, activation_tables, delivered, identity, run, warehouse
 
 __all__ = ["activation_tables", "warehouse"]  # fixtures, used by name
 
