@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
-import duckdb
-
-
-def rows(database: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(database), read_only=True) as con:
-        return con.execute(sql).fetchall()
+from tests.support.warehouse import hash_bucket, rows
 
 
 def test_activation_builds_and_every_consent_rule_holds(activation_run):
@@ -23,11 +15,6 @@ def test_activation_builds_and_every_consent_rule_holds(activation_run):
         "assert_weekly_cap_and_holdouts_hold",
     ):
         assert checks.get(rule) is True, rule
-
-
-def hash_bucket(text: str, buckets: int) -> int:
-    """dbt's hash_bucket macro, in Python: the first 32 bits of the md5, top bit cleared."""
-    return (int(hashlib.md5(text.encode()).hexdigest()[:8], 16) & 0x7FFFFFFF) % buckets
 
 
 def test_holdouts_are_a_stable_tenth_of_each_audience(activation_run, pipeline_settings):

@@ -17,7 +17,7 @@ from nextsale.cli import main
 from nextsale.config import Settings
 from nextsale.sync import DESTINATIONS
 from tests.conftest import settings_for
-from tests.test_sync_assets import servers
+from tests.support.sync import servers
 
 __all__ = ["servers"]  # a fixture, used by name
 NEW_VERSION_AT = "2026-11-30T09:00:00Z"  # after every generated update (END_DATE 2026-11-01)

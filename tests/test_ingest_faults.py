@@ -24,7 +24,8 @@ from nextsale.contracts import CONTRACTS, CONTRACTS_BY_TABLE
 from nextsale.identifiers import EMAIL, ID, identifier_sql, normalize_identifier, register
 from nextsale.ingest import ingest_table, reconcile
 from nextsale.landing_files import MAX_LINE_BYTES
-from tests.test_ingest import EVENT, ORDER_HEADER, rows, write
+from tests.support.landing import EVENT, ORDER_HEADER, write
+from tests.support.warehouse import rows
 
 ORDERS = CONTRACTS_BY_TABLE["shop_orders"]
 EVENTS = CONTRACTS_BY_TABLE["web_events"]

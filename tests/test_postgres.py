@@ -20,7 +20,7 @@ from nextsale.config import Settings
 from nextsale.warehouse import PostgresWarehouse
 from tests.conftest import run_activation, run_everything, settings_for
 from tests.support.postgres_server import postgres_server
-from tests.test_activation import hash_bucket
+from tests.support.warehouse import hash_bucket
 
 # Tables whose rows and sums must agree between the two warehouses (their SQL is the same).
 COMPARED = {

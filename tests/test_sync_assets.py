@@ -16,11 +16,13 @@ from dagster_dbt import DbtCliResource
 from dagster_project.dbt import dbt_project
 from nextsale.config import Settings
 from nextsale.summary import read_summary
+from nextsale.sync import DESTINATIONS
 from tests.conftest import settings_for
-from tests.support.vendors import HubSpotServer, KlaviyoServer, SalesforceServer
+from tests.support.sync import servers
 
-TOKEN = "dagster-sync-token"
-SYNC_KEYS = [dg.AssetKey(["sync", name]) for name in ("hubspot", "klaviyo", "salesforce")]
+__all__ = ["servers"]  # a fixture, used by name
+
+SYNC_KEYS = [dg.AssetKey(["sync", name]) for name in DESTINATIONS]
 
 
 @pytest.fixture
@@ -30,31 +32,10 @@ def copied(activation_run, pipeline_settings, tmp_path, monkeypatch) -> Settings
     settings = settings_for(tmp_path, pipeline_settings.landing_dir)
     shutil.copy(pipeline_settings.duckdb_path, settings.duckdb_path)
     monkeypatch.setenv("NEXTSALE_DUCKDB_PATH", str(settings.duckdb_path))
-    for name in ("HUBSPOT", "KLAVIYO", "SALESFORCE"):
-        for suffix in ("ACCESS_TOKEN", "API_KEY", "BASE_URL", "INSTANCE_URL"):
-            monkeypatch.delenv(f"{name}_{suffix}", raising=False)
+    for destination in DESTINATIONS.values():
+        for variable in (destination.token_env, *destination.base_url_env):
+            monkeypatch.delenv(variable, raising=False)
     return settings
-
-
-@pytest.fixture
-def servers(monkeypatch):
-    with (
-        HubSpotServer(token=TOKEN) as h,
-        KlaviyoServer(token=TOKEN) as k,
-        SalesforceServer(token=TOKEN) as s,
-    ):
-        for variable, value in {
-            "HUBSPOT_ACCESS_TOKEN": TOKEN,
-            "HUBSPOT_BASE_URL": h.url,
-            "KLAVIYO_API_KEY": TOKEN,
-            "KLAVIYO_BASE_URL": k.url,
-            "SALESFORCE_ACCESS_TOKEN": TOKEN,
-            "SALESFORCE_INSTANCE_URL": s.url,
-        }.items():
-            monkeypatch.setenv(variable, value)
-        yield {"hubspot": h, "klaviyo": k, "salesforce": s}
-        for server in (h, k, s):
-            assert server.invalid_requests == [] and server.invalid_responses == []
 
 
 def materialize_syncs(settings: Settings) -> dg.ExecuteInProcessResult:

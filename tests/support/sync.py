@@ -4,6 +4,7 @@ per test, a local vendor server per test, and what a run sent and kept."""
 from __future__ import annotations
 
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 import duckdb
@@ -52,6 +53,20 @@ def server(vendor):
         yield running
     assert running.invalid_requests == [], "requests the vendor's spec refuses"
     assert running.invalid_responses == [], "answers the vendor's spec does not allow"
+
+
+@pytest.fixture
+def servers(monkeypatch):
+    """A local server for every destination, and the environment pointing each at its own: what
+    the Dagster sync assets and `nextsale sync` read."""
+    with ExitStack() as stack:
+        running = {name: stack.enter_context(SERVERS[name](token=TOKEN)) for name in DESTINATIONS}
+        for name, server in running.items():
+            for variable, value in env_for(name, server).items():
+                monkeypatch.setenv(variable, value)
+        yield running
+    for server in running.values():
+        assert server.invalid_requests == [] and server.invalid_responses == []
 
 
 def env_for(vendor: str, server: VendorServer) -> dict[str, str]:

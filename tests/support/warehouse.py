@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -40,3 +42,14 @@ def dbt_build(duckdb_path, select: str, variables: dict, *flags: str) -> None:
         text=True,
     )
     assert done.returncode == 0, done.stdout[-4000:]
+
+
+def rows(database: Path, sql: str) -> list[tuple]:
+    """Every row of a query on a warehouse file, read-only."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def hash_bucket(text: str, buckets: int) -> int:
+    """dbt's hash_bucket macro, in Python: the first 32 bits of the md5, top bit cleared."""
+    return (int(hashlib.md5(text.encode()).hexdigest()[:8], 16) & 0x7FFFFFFF) % buckets
