@@ -7,6 +7,8 @@ margins) are dbt models; what is left here is reading. Portable SQL: DuckDB and 
 
 from __future__ import annotations
 
+from ml.specs import OFFER_SPECS
+
 TRAINING_SNAPSHOTS = "ml.training_snapshots"
 SCORING_SNAPSHOT = "ml.scoring_snapshot"
 CROSS_SELL_TRAINING_SNAPSHOTS = "ml.cross_sell_training_snapshots"
@@ -38,14 +40,15 @@ inner join {CUSTOMER_360} as people on people.customer_key = snapshot.customer_k
 
 MARGIN_RATE_SQL = f"select margin_rate from {SHOP_MARGIN_RATE}"
 
-# The people an audience will send to, with their offers (the scoring snapshot has one row per
-# person, so the component is theirs at the scoring cutoff).
+# The people an audience will send to, with their offers (a column per model whose offers are
+# sent, ml.specs.OFFER_SPECS; the scoring snapshot has one row per person, so the component is
+# theirs at the scoring cutoff).
+_SENT_OFFERS = [f"offers.{spec.offer_column}" for spec in OFFER_SPECS]
 SENT_OFFERS_SQL = f"""
-select offers.customer_key, snapshot.component_id, offers.cross_sell_category,
-       offers.upsell_product_id
+select offers.customer_key, snapshot.component_id, {", ".join(_SENT_OFFERS)}
 from {NEXT_BEST_OFFERS} as offers
 inner join {SCORING_SNAPSHOT} as snapshot on snapshot.customer_key = offers.customer_key
-where (offers.cross_sell_category is not null or offers.upsell_product_id is not null)
+where ({" or ".join(f"{column} is not null" for column in _SENT_OFFERS)})
   and offers.customer_key in (
       select customer_key from {AUDIENCE_MEMBERS} where is_sendable
   )
