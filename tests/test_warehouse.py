@@ -86,8 +86,8 @@ def test_features_at_a_cutoff_ignore_everything_after_it(
         return frame.sort_values(key).reset_index(drop=True)
 
     for table, key in [
-        ("ml_training_snapshots", ["component_id"]),
-        ("ml_cross_sell_training_snapshots", ["component_id", "category"]),
+        ("training_snapshots", ["component_id"]),
+        ("cross_sell_training_snapshots", ["component_id", "category"]),
     ]:
         with_future = features(full, table, key)
         without_future = features(truncated_warehouse, table, key)
