@@ -85,9 +85,7 @@ def test_every_table_materialisation_carries_its_row_count(first_run, pipeline_s
                 "dagster/row_count"
             ].value
     # ingestion, seeds and dbt tables alike; views are not counted (that would run them)
-    assert {"shop_orders", "currency_rates", "customer_360", "training_snapshots"} <= set(
-        counted
-    )
+    assert {"shop_orders", "currency_rates", "customer_360", "training_snapshots"} <= set(counted)
     with duckdb.connect(str(pipeline_settings.duckdb_path), read_only=True) as con:
         assert (
             counted["customer_360"]
