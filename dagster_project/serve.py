@@ -1,7 +1,8 @@
 """Start the Dagster UI for workspace.yaml (`make ui`), on the warehouse's own run history
 (DAGSTER_HOME, by default beside the warehouse: nextsale.config).
 
-A shell that starts `dagster dev` in the background passes on ignored SIGINT/SIGTERM, and the
+`dg dev` reads the project from pyproject.toml ([tool.dg]) and loads the code location with
+this interpreter. A shell that starts it in the background passes on ignored SIGINT/SIGTERM, and the
 server then never stops; restoring the default handlers before exec makes one TERM stop it.
 """
 
@@ -18,8 +19,10 @@ def main(argv: list[str]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     Settings.from_env().export_dagster_home()
-    dagster = str(Path(sys.executable).parent / "dagster")
-    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", port])
+    # dg warns when the venv it finds beside pyproject.toml is not the active one: it is.
+    os.environ["VIRTUAL_ENV"] = sys.prefix
+    dg = str(Path(sys.executable).parent / "dg")
+    os.execv(dg, [dg, "dev", "--host", "127.0.0.1", "--port", port])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """The `nextsale` command. Materialising is Dagster's (the UI, the schedule,
-`dagster asset materialize`); `nextsale materialize` runs it from a terminal and says what
+`dg launch`); `nextsale materialize` runs it from a terminal and says what
 happens in words."""
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def is_model_or_activation(key: dg.AssetKey) -> bool:
 
 
 def run_everything(settings: Settings, models: bool = False) -> dg.ExecuteInProcessResult:
-    """Materialise the graph in-process, as `dagster asset materialize --select '*'`: the
+    """Materialise the graph in-process, as `dg launch --assets '*'`: the
     warehouse, and with `models` the models, scores and activation too. They are left out by
     default: on 600 people most models cannot clear their minimum data, and their gate then
     (rightly) fails the run."""

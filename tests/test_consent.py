@@ -108,7 +108,7 @@ def write_crm_changes(landing: Path, opt_outs, do_not_contact, erased) -> None:
 
 
 def daily_run_without_syncs(settings: Settings) -> dg.ExecuteInProcessResult:
-    """`dagster asset materialize --select 'not group:sync'`, the README's daily run."""
+    """`dg launch --assets 'not group:sync'`, the README's daily run."""
     from dagster_project.definitions import build_definitions
 
     settings.export_for_dbt()

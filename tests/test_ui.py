@@ -1,4 +1,4 @@
-"""`make ui`: the Dagster UI serves the code location with its groups, checks and schedule."""
+"""`make ui` (`dg dev`): the Dagster UI serves the code location with its groups, checks and schedule."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 QUERY = """{
   assetNodes { assetKey { path } groupName assetChecksOrError { ... on AssetChecks { checks { name } } } }
-  repositoriesOrError { ... on RepositoryConnection { nodes {
+  repositoriesOrError { ... on RepositoryConnection { nodes { location { name }
     schedules { name cronSchedule } sensors { name } } } }
 }"""
 
@@ -70,6 +70,7 @@ def test_ui_shows_the_asset_graph_checks_and_schedule(tmp_path, pipeline_setting
         checks = {c["name"] for n in data["assetNodes"] for c in n["assetChecksOrError"]["checks"]}
         assert {"rows_reconcile", "files_loaded", "unique_customer_360_customer_key"} <= checks
         (repo,) = data["repositoriesOrError"]["nodes"]
+        assert repo["location"]["name"] == "nextsale"  # dg dev, from [tool.dg.project]
         assert sorted(repo["schedules"], key=lambda s: s["name"]) == [
             {"name": "daily_refresh", "cronSchedule": "0 6 * * *"},
             {"name": "weekly_retrain", "cronSchedule": "0 3 * * 0"},

@@ -274,10 +274,7 @@ def _still_on_email_lists(con: duckdb.DuckDBPyConnection, suppressions: str) -> 
     )
 
 
-REBUILD = (
-    "Rebuild them: the daily run, or `dagster asset materialize -m dagster_project.definitions "
-    "--select 'group:activation'`."
-)
+REBUILD = "Rebuild them: the daily run, or `dg launch --assets 'group:activation'`."
 
 
 def stale_consent(con: duckdb.DuckDBPyConnection) -> list[str]:
