@@ -4,22 +4,19 @@ model (and of the identity history they learn from), and a sensor for new landin
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
+from dagster_dbt import build_dbt_asset_selection
 
+from dagster_project.assets.dbt import nextsale_dbt_models
 from nextsale.contracts import CONTRACTS
 
 if TYPE_CHECKING:  # what define_asset_job returns; Dagster exports no name for it
     from dagster._core.definitions.unresolved_asset_job_definition import (
         UnresolvedAssetJobDefinition,
     )
-
-# What a person acts on is refreshed daily: older than a day and two hours means a run failed
-# or stopped, and the UI shows it overdue.
-DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26))
 
 all_assets_job = dg.define_asset_job(
     "materialize_everything",
@@ -28,12 +25,11 @@ all_assets_job = dg.define_asset_job(
 )
 
 # What only training reads or writes: the models (each trains, is judged and maybe published)
-# and the training snapshots. The daily run leaves them out and scores with the published
-# versions; its dbt step keeps the identity history already built (macros/history.sql).
-TRAINING = dg.AssetSelection.key_prefixes(["models"]) | dg.AssetSelection.assets(
-    dg.AssetKey(["ml", "training_snapshots"]),
-    dg.AssetKey(["ml", "cross_sell_training_snapshots"]),
-    dg.AssetKey(["ml", "campaign_snapshots"]),
+# and the dbt models tagged `training` (the training snapshots). The daily run leaves them out
+# and scores with the published versions; its dbt step keeps the identity history already
+# built (macros/history.sql).
+TRAINING = dg.AssetSelection.key_prefixes(["models"]) | build_dbt_asset_selection(
+    [nextsale_dbt_models], dbt_select="tag:training"
 )
 DAILY_DBT_CONFIG = {"ops": {"nextsale_dbt_models": {"config": {"refresh_history": False}}}}
 SYNCS = dg.AssetSelection.groups("sync")

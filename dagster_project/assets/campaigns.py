@@ -6,8 +6,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from dagster_project.assets import DAILY_FRESHNESS
 from dagster_project.assets.dbt import dbt_model_key
-from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from ml import artifacts, offers
 from ml.lift import MIN_HOLDOUT, lift_table

@@ -14,8 +14,7 @@ from dagster_dbt import (
     get_asset_key_for_model,
 )
 
-from dagster_project.assets import dbt_reuse
-from dagster_project.automation import DAILY_FRESHNESS
+from dagster_project.assets import DAILY_FRESHNESS, dbt_reuse
 from dagster_project.dbt import dbt_project
 from dagster_project.resources import Warehouse
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.assets import DAILY_FRESHNESS
 from dagster_project.assets.dbt import dbt_model_key
-from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from ml import artifacts
 from ml import offers as offer_model

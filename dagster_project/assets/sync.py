@@ -8,8 +8,8 @@ from typing import Any
 
 import dagster as dg
 
+from dagster_project.assets import DAILY_FRESHNESS
 from dagster_project.assets.dbt import dbt_model_key
-from dagster_project.automation import DAILY_FRESHNESS
 from dagster_project.resources import Warehouse
 from nextsale.sync import DESTINATIONS, SyncError, sync
 from nextsale.sync.engine import AUDIENCE_COUNTS
