@@ -3,7 +3,7 @@
 `world` simulates the shop (people with latent traits, their orders, sessions and campaign
 responses, the dirt planted at documented rates); each source's module (`shop`, `crm`, `web`,
 `campaigns`) shapes its landing files from that simulation, and `SOURCE_FILES` lists them all,
-one per raw contract (tests/test_generate.py checks that it covers nextsale.contracts). A new
+one per raw contract (tests/unit/nextsale_lab/test_generate.py checks that it covers nextsale.contracts). A new
 source is its contract, its module here with its files, and what `world` must simulate for it.
 Output is deterministic for (customers, seed, end date).
 """

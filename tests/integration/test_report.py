@@ -80,7 +80,7 @@ def test_the_report_renders_in_chromium_without_errors_or_requests(reported, tmp
     settings, page = reported
     with Chromium() as browser:
         visit = browser.visit(page.as_uri())
-    # kept for a person to look at: NEXTSALE_SCREENSHOT_DIR=... pytest tests/test_report.py
+    # kept for a person to look at: NEXTSALE_SCREENSHOT_DIR=... pytest tests/integration/test_report.py
     shots = Path(os.environ.get("NEXTSALE_SCREENSHOT_DIR") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     (shots / "report.png").write_bytes(visit.screenshot)

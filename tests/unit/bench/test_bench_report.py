@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
-spec = importlib.util.spec_from_file_location(
-    "bench_report", Path(__file__).resolve().parents[1] / "bench" / "report.py"
-)
+from nextsale.config import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location("bench_report", REPO_ROOT / "bench" / "report.py")
 report = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(report)
 

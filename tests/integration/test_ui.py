@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from nextsale.config import REPO_ROOT
+
 QUERY = """{
   assetNodes { assetKey { path } groupName assetChecksOrError { ... on AssetChecks { checks { name } } } }
   repositoriesOrError { ... on RepositoryConnection { nodes { location { name }
@@ -47,7 +47,7 @@ def test_ui_shows_the_asset_graph_checks_and_schedule(tmp_path, pipeline_setting
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "dagster_project.serve", str(port)],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

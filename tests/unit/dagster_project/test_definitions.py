@@ -1,7 +1,7 @@
 """The code location: a snapshot of the asset graph, and the small pure pieces around it.
 
 A translator or folder change that silently re-keys or regroups assets shows up here. After an
-intended change, refresh the snapshot: NEXTSALE_UPDATE_SNAPSHOTS=1 pytest tests/test_definitions.py
+intended change, refresh the snapshot: NEXTSALE_UPDATE_SNAPSHOTS=1 pytest tests/unit/dagster_project/test_definitions.py
 """
 
 from __future__ import annotations

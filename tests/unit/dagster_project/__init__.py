@@ -1,0 +1,1 @@
+"""Tests of the dagster_project package."""
