@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 
 from dagster_project.assets import DAILY_FRESHNESS
 from dagster_project.assets.dbt import dbt_model_key
@@ -262,9 +263,7 @@ def customer_scores_asset(warehouse: Warehouse):
             "model_versions": dg.MetadataValue.json(
                 {name: (m.version if m else None) for name, m in models.items()}
             ),
-            "mean_purchase_propensity": rounded(scores["purchase_propensity"].mean()),
-            "total_expected_ltv_usd": round(float(scores["expected_ltv_usd"].sum()), 2),
-            "total_ltv_headroom_usd": round(float(scores["ltv_headroom_usd"].sum()), 2),
+            **score_headlines(scores),
         },
     )
     duplicated = int(scores["customer_key"].duplicated().sum())
@@ -278,6 +277,19 @@ def customer_scores_asset(warehouse: Warehouse):
         else None,
         metadata={"rows": rows, "distinct_customers": int(scores["customer_key"].nunique())},
     )
+
+
+def score_headlines(scores: pd.DataFrame) -> dict[str, float]:
+    """A figure per score column the specs declare: money summed over everyone scored (what the
+    book is worth), propensities and days averaged."""
+    headlines = {}
+    for spec in SPECS.values():
+        for column in (spec.score_column, *spec.derived_scores) if spec.score_column else ():
+            if column.endswith("_usd"):
+                headlines[f"total_{column}"] = round(float(scores[column].sum()), 2)
+            else:
+                headlines[f"mean_{column}"] = rounded(scores[column].mean())
+    return headlines
 
 
 @dg.asset(

@@ -84,6 +84,29 @@ def test_each_model_is_gated_and_only_passing_models_are_published(model_run, pi
             assert versions[name] == published, name
 
 
+def test_the_scores_headline_every_score_column_the_specs_declare(model_run, warehouse):
+    (scores,) = [
+        e.event_specific_data.materialization.metadata
+        for e in model_run.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "scores/customer_scores"
+    ]
+    # money summed over everyone scored, propensities and days averaged; derived columns too
+    assert {
+        "mean_purchase_propensity",
+        "mean_churn_risk",
+        "mean_upsell_propensity",
+        "mean_expected_days_to_next_order",
+        "total_expected_ltv_usd",
+        "total_potential_ltv_usd",
+        "total_ltv_headroom_usd",
+    } <= set(scores)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (total,) = con.execute(
+            "select sum(expected_ltv_usd) from scores.customer_scores"
+        ).fetchone()
+    assert scores["total_expected_ltv_usd"].value == pytest.approx(total or 0.0, abs=0.01)
+
+
 def test_a_second_run_on_the_same_rows_and_code_trains_no_model_again(model_run, pipeline_settings):
     from dagster_project.definitions import build_definitions
 
