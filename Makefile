@@ -30,10 +30,9 @@ $(SQL_LINT)/.installed: pyproject.toml $(VENV)/.installed
 	@touch $@
 
 # dagster-dbt reads dbt's manifest when the definitions are imported: build it first, with the
-# profile the runs use (their absolute warehouse path), so that their dbt parses only changes.
+# target and vars the runs use (dagster_project/dbt.py), so that their dbt parses only changes.
 manifest: install
-	@cd dbt_project && NEXTSALE_DUCKDB_PATH=$(abspath $(or $(NEXTSALE_DUCKDB_PATH),data/warehouse.duckdb)) \
-		../$(BIN)/dbt parse --quiet --profiles-dir . --target $(or $(NEXTSALE_DBT_TARGET),duckdb)
+	@$(BIN)/python -m dagster_project.dbt
 
 # Every asset, the syncs as dry runs even with vendor tokens set: sample people must never reach
 # a real CRM, and the sync assets' pages in the UI then show what would have been sent.

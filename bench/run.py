@@ -67,17 +67,12 @@ DESTINATIONS = (
 )
 
 
-def dbt_build(database: Path, *args: str) -> dict:
-    """`dbt build` on the warehouse at `database` (unit tests are `make test`'s); returns dbt's
-    run_results.json."""
-    from nextsale.warehouse import MEMORY_LIMIT_VARIABLE, duckdb_memory_limit
+def dbt_build(database: Path, *args: str, variables: dict | None = None) -> dict:
+    """`dbt build` on the warehouse at `database` with `variables` besides its own (unit tests
+    are `make test`'s); returns dbt's run_results.json."""
+    from nextsale.config import dbt_vars
 
-    env = {
-        **os.environ,
-        "NEXTSALE_DUCKDB_PATH": str(database),
-        "DO_NOT_TRACK": "1",
-        MEMORY_LIMIT_VARIABLE: duckdb_memory_limit(),
-    }
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
     dbt = str(Path(sys.executable).parent / "dbt")
     subprocess.run(
         [
@@ -86,6 +81,8 @@ def dbt_build(database: Path, *args: str) -> dict:
             "--exclude-resource-type",
             "unit_test",
             *args,
+            "--vars",
+            json.dumps({**dbt_vars(database), **(variables or {})}),
             "--profiles-dir",
             ".",
             "--quiet",
@@ -243,8 +240,7 @@ def stage(name: str, customers: int) -> None:
             database,
             "--selector",
             "daily_warehouse",
-            "--vars",
-            json.dumps({"refresh_history": False}),
+            variables={"refresh_history": False},
         )
         parts["dbt_build"] = time.perf_counter() - started - sum(parts.values())
         extra["slowest_models"] = slowest_models(run)

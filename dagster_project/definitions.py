@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from dagster_project.assets.campaigns import campaign_lift_asset, offer_uplift_asset
 from dagster_project.assets.dbt import (
@@ -23,8 +22,8 @@ from dagster_project.assets.models import (
 )
 from dagster_project.assets.sync import audiences_not_empty, sync_assets, sync_destinations
 from dagster_project.automation import build_jobs, build_landing_sensor, build_schedules
-from dagster_project.dbt import dbt_project
-from dagster_project.resources import Warehouse
+from dagster_project.dbt import dbt_cli
+from dagster_project.resources import WarehouseResource
 from nextsale.config import Settings
 from nextsale.sync import DESTINATIONS
 
@@ -34,7 +33,6 @@ TOKENS = {d.token_env for d in DESTINATIONS.values()}
 def build_definitions(settings: Settings, dry_run_syncs: bool = False) -> dg.Definitions:
     """The code location; with `dry_run_syncs` the syncs ignore the vendor tokens set (the
     demo's generated people never reach a real account, and its sync pages still show a run)."""
-    settings.export_for_dbt()
     environ = dict(os.environ)
     if dry_run_syncs:
         environ = {k: v for k, v in environ.items() if k not in TOKENS}
@@ -60,13 +58,8 @@ def build_definitions(settings: Settings, dry_run_syncs: bool = False) -> dg.Def
         schedules=build_schedules(daily, weekly),
         sensors=[build_landing_sensor(settings.landing_dir, daily)],
         resources={
-            "warehouse": Warehouse(
-                duckdb_path=str(settings.duckdb_path),
-                landing_dir=str(settings.landing_dir),
-                artifacts_dir=str(settings.artifacts_dir),
-                dbt_target=settings.dbt_target,
-            ),
-            "dbt": DbtCliResource(project_dir=dbt_project, target=settings.dbt_target),
+            "warehouse": WarehouseResource.from_settings(settings),
+            "dbt": dbt_cli(settings),
             **sync_destinations(environ),
         },
         # DuckDB has one writer: steps run one after another in the run's own process.

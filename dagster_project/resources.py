@@ -7,10 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from nextsale import warehouse as target_warehouse
+from nextsale.config import Settings
+from nextsale.warehouse import Warehouse, warehouse_for
 
 
-class Warehouse(dg.ConfigurableResource):
+class WarehouseResource(dg.ConfigurableResource):
     """Where landing files are read from, the DuckDB file they are validated into, and the dbt
     target the models are built in (that same file by default, or a server warehouse)."""
 
@@ -19,9 +20,18 @@ class Warehouse(dg.ConfigurableResource):
     artifacts_dir: str
     dbt_target: str = "duckdb"
 
-    def client(self) -> target_warehouse.Warehouse:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseResource:
+        return cls(
+            duckdb_path=str(settings.duckdb_path),
+            landing_dir=str(settings.landing_dir),
+            artifacts_dir=str(settings.artifacts_dir),
+            dbt_target=settings.dbt_target,
+        )
+
+    def client(self) -> Warehouse:
         """The tables dbt builds, for the Python steps to read and write (nextsale.warehouse)."""
-        return target_warehouse.warehouse_for(self.dbt_target, self.database)
+        return warehouse_for(self.dbt_target, self.database)
 
     @property
     def database(self) -> Path:

@@ -17,7 +17,7 @@ from ml import relations
 from ml.data import SNAPSHOT_KEYS, Calendar, read_calendar, read_snapshot
 from ml.explain import top_reasons
 from ml.offers import OFFER_COLUMNS, best_offers
-from ml.specs import OFFER_SPECS, SPECS, ModelSpec
+from ml.specs import CANDIDATES_SPEC, OFFER_SPECS, SPECS, ModelSpec
 from ml.train import TrainedModel, headroom
 from ml.uplift import UpliftModel
 from nextsale.warehouse import DuckDBWarehouse, Warehouse, as_warehouse
@@ -146,8 +146,8 @@ def cross_sell_candidates(
     )
     if cross_sell is None:
         return candidates
-    rows = read_snapshot(warehouse, "cross_sell", "scoring")
-    rows = rows[SPECS["cross_sell"].eligible(rows)]
+    rows = read_snapshot(warehouse, CANDIDATES_SPEC.snapshot, "scoring")
+    rows = rows[CANDIDATES_SPEC.eligible(rows)]
     if rows.empty:
         return candidates
     return rows.assign(cross_sell_propensity=cross_sell.predict(rows))[list(candidates.columns)]

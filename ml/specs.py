@@ -176,3 +176,6 @@ SPECS: dict[str, ModelSpec] = {
 
 # the models whose offers are sent, with the reasons behind them (ml.score.offer_reasons)
 OFFER_SPECS = [spec for spec in SPECS.values() if spec.offer_column]
+# the model that scores a row per person and category (scores.cross_sell_candidates, which
+# next_best_offers ranks) instead of a column of scores.customer_scores
+(CANDIDATES_SPEC,) = [spec for spec in SPECS.values() if spec.snapshot == "cross_sell"]

@@ -178,6 +178,9 @@ UPLIFT_DATASETS = ["hillstrom", "completejourney-campaigns", "generated-campaign
     "(by default that build is reported again, marked as reused).",
 )
 def materialize(selection: str, as_of_date, dry_run_syncs: bool, rebuild: bool) -> None:
+    from dagster_project.dbt import prepare_manifest
+
+    prepare_manifest(only_if_missing=True)  # the definitions read it as they are imported
     from dagster_project.materialize import closing_lines
     from dagster_project.materialize import materialize as run_materialize
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from nextsale.warehouse import MEMORY_LIMIT_VARIABLE, Warehouse, duckdb_memory_limit, warehouse_for
+from nextsale.warehouse import Warehouse, duckdb_memory_limit, warehouse_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -31,6 +31,13 @@ def beside_warehouse(duckdb_path: Path, name: str) -> Path:
     if duckdb_path.stem == "warehouse":
         return duckdb_path.parent / name
     return duckdb_path.parent / f"{duckdb_path.stem}.{name}"
+
+
+def dbt_vars(duckdb_path: Path | str) -> dict[str, str]:
+    """What dbt reads of this configuration (profiles.yml, macros/duckdb_memory_limit.sql),
+    passed as `--vars` by every dbt command nextsale runs, its parse included: dbt keeps its
+    partial-parse state only for the vars it was parsed with."""
+    return {"duckdb_path": str(duckdb_path), "duckdb_memory_limit": duckdb_memory_limit()}
 
 
 @dataclass(frozen=True)
@@ -72,11 +79,3 @@ class Settings:
     def warehouse(self) -> Warehouse:
         """The tables dbt builds, for the Python steps to read and write."""
         return warehouse_for(self.dbt_target, self.duckdb_path)
-
-    def export_for_dbt(self) -> None:
-        """dbt reads the database path (made absolute) and DuckDB's memory cap from the
-        environment (profiles.yml, macros/duckdb_memory_limit.sql)."""
-        os.environ["NEXTSALE_DUCKDB_PATH"] = str(self.duckdb_path)
-        os.environ[MEMORY_LIMIT_VARIABLE] = duckdb_memory_limit()
-        os.environ["NEXTSALE_DBT_TARGET"] = self.dbt_target
-        self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)

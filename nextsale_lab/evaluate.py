@@ -29,7 +29,7 @@ from ml.compare import BOOTSTRAP_ROUNDS
 from ml.data import Calendar, read_snapshot
 from ml.specs import SPECS
 from ml.train import ROLLING_ORIGINS, ModelRun, train_and_evaluate
-from nextsale.config import DBT_PROJECT_DIR, REPO_ROOT
+from nextsale.config import DBT_PROJECT_DIR, REPO_ROOT, dbt_vars
 from nextsale.contracts import CONTRACTS
 from nextsale.ingest import ingest_table
 from nextsale_lab.generate import generate
@@ -82,8 +82,9 @@ def plan(name: str, first: date, as_of: date) -> DatasetPlan:
 
 
 def run_dbt(database: Path, args: list[str], variables: dict) -> None:
-    env = {**os.environ, "NEXTSALE_DUCKDB_PATH": str(database), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
     dbt = Path(sys.executable).parent / "dbt"
+    variables = {**dbt_vars(database), **variables}
     command = [str(dbt), *args, "--profiles-dir", ".", "--vars", json.dumps(variables), "--quiet"]
     result = subprocess.run(command, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
     if result.returncode != 0:

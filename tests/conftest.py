@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -26,9 +25,9 @@ END_DATE = date(2026, 11, 1)
 def pytest_configure(config: pytest.Config) -> None:
     """Parse the dbt project before any test imports the definitions: @dbt_assets reads the
     manifest at import, and a stale one does not know models added since."""
-    from dagster_project.dbt import dbt_project
+    from dagster_project.dbt import prepare_manifest
 
-    dbt_project.preparer.prepare(dbt_project)
+    prepare_manifest()
 
 
 def settings_for(root: Path, landing: Path, dbt_target: str = "duckdb") -> Settings:
@@ -49,17 +48,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> GenerationSummary:
 @pytest.fixture(scope="session")
 def pipeline_settings(
     tmp_path_factory: pytest.TempPathFactory, generated: GenerationSummary
-) -> Iterator[Settings]:
-    """Settings for a whole-graph run on the generated data, exported for dbt."""
-    settings = settings_for(tmp_path_factory.mktemp("warehouse"), generated.out_dir)
-    saved = {k: os.environ.get(k) for k in ("NEXTSALE_DUCKDB_PATH", "NEXTSALE_DBT_TARGET")}
-    settings.export_for_dbt()
-    yield settings
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+) -> Settings:
+    """Settings for a whole-graph run on the generated data."""
+    return settings_for(tmp_path_factory.mktemp("warehouse"), generated.out_dir)
 
 
 def is_model_or_activation(key: dg.AssetKey) -> bool:
@@ -80,7 +71,6 @@ def run_everything(settings: Settings, models: bool = False) -> dg.ExecuteInProc
     (rightly) fails the run."""
     from dagster_project.definitions import build_definitions
 
-    settings.export_for_dbt()
     defs = build_definitions(settings)
     job = defs.resolve_implicit_global_asset_job_def()
     keys = defs.resolve_asset_graph().get_all_asset_keys()
@@ -115,7 +105,6 @@ def run_activation(settings: Settings) -> dg.ExecuteInProcessResult:
     write_table(warehouse, "offer_choices", offer_choices(warehouse, None))
     # what the scores asset writes beside them (no version was published here)
     write_table(warehouse, "model_status", model_status(settings.artifacts_dir, list(SPECS)))
-    settings.export_for_dbt()
     defs = build_definitions(settings)
     keys = [
         k

@@ -8,7 +8,7 @@ import pandas as pd
 
 from dagster_project.assets import DAILY_FRESHNESS
 from dagster_project.assets.dbt import dbt_model_key
-from dagster_project.resources import Warehouse
+from dagster_project.resources import WarehouseResource
 from ml import artifacts, offers
 from ml.lift import MIN_HOLDOUT, lift_table
 from ml.score import write_table
@@ -63,7 +63,7 @@ def too_small(table: pd.DataFrame) -> pd.DataFrame:
         )
     ],
 )
-def campaign_lift_asset(warehouse: Warehouse):
+def campaign_lift_asset(warehouse: WarehouseResource):
     client = warehouse.client()
     outcomes = client.query("select * from marts.campaign_outcomes where is_window_complete")
     table = lift_table(outcomes)
@@ -167,7 +167,7 @@ def offer_card(run: offers.OfferRun, version: str) -> str:
         )
     ],
 )
-def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: Warehouse):
+def offer_uplift_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     frame = offers.read_campaign_snapshots(warehouse.client())
     fingerprint = artifacts.inputs_fingerprint(frame, model=offers.NAME)
     reused = offers.reuse(warehouse.artifacts, fingerprint)

@@ -1,5 +1,6 @@
 """dbt models, seeds and tests as Dagster assets and asset checks."""
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,8 +16,9 @@ from dagster_dbt import (
 )
 
 from dagster_project.assets import DAILY_FRESHNESS, dbt_reuse
-from dagster_project.dbt import dbt_project
-from dagster_project.resources import Warehouse
+from dagster_project.dbt import dbt_project, require_manifest
+from dagster_project.resources import WarehouseResource
+from nextsale.config import dbt_vars
 
 # dbt folder (under models/) -> Dagster asset group, so the UI shows one group per layer.
 LAYER_GROUPS = {
@@ -97,15 +99,15 @@ class DbtBuildConfig(dg.Config):
     builds only the new cutoffs and the scoring date (dbt_project/macros/history.sql)."""
 
 
-def dbt_build_args(config: DbtBuildConfig) -> list[str]:
-    """`dbt build` for scheduled runs: unit tests run in `make test`, not against live data."""
-    args = ["build", "--exclude-resource-type", "unit_test"]
-    variables: dict = {"as_of_date": config.as_of_date} if config.as_of_date else {}
+def dbt_build_args(config: DbtBuildConfig, warehouse: WarehouseResource) -> list[str]:
+    """`dbt build` for scheduled runs: unit tests run in `make test`, not against live data.
+    The vars carry the warehouse (its path and memory cap) and the run's config."""
+    variables: dict = dbt_vars(warehouse.duckdb_path)
+    if config.as_of_date:
+        variables["as_of_date"] = config.as_of_date
     if not config.refresh_history:
         variables["refresh_history"] = False
-    if variables:
-        args += ["--vars", json.dumps(variables)]
-    return args
+    return ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(variables)]
 
 
 # Activation models (and next_best_offers) read the scores, which the models write after the
@@ -141,7 +143,7 @@ DBT_PROGRESS = "dbt progress:"
 def with_row_counts(
     events: Iterator[Any],
     nodes: Mapping[str, Mapping[str, Any]],
-    warehouse: Warehouse,
+    warehouse: WarehouseResource,
     progress: Callable[[int], None] = lambda built: None,
 ) -> Iterator[Any]:
     """dbt's events, each table's with `dagster/row_count`. DuckDB has one writer and dbt holds
@@ -180,7 +182,7 @@ def with_row_counts(
 def build_dbt_assets(name: str, select: str = "fqn:*", exclude: str = "") -> dg.AssetsDefinition:
     @dbt_assets(
         name=name,
-        manifest=dbt_project.manifest_path,
+        manifest=require_manifest(),
         project=dbt_project,
         dagster_dbt_translator=NextsaleDbtTranslator(
             settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
@@ -191,10 +193,11 @@ def build_dbt_assets(name: str, select: str = "fqn:*", exclude: str = "") -> dg.
     def _dbt(
         context: dg.AssetExecutionContext,
         dbt: DbtCliResource,
-        warehouse: Warehouse,
+        warehouse: WarehouseResource,
         config: DbtBuildConfig,
     ) -> Iterator[Any]:
-        args = dbt_build_args(config)
+        args = dbt_build_args(config, warehouse)
+        warehouse.database.parent.mkdir(parents=True, exist_ok=True)
         total = len(context.selected_asset_keys)
         # fingerprinted on a rebuild too, so that the next run can reuse what it builds
         fingerprint, reused = dbt_reuse.last_build_if_unchanged(
@@ -233,6 +236,23 @@ nextsale_dbt_activation = build_dbt_assets(
     "nextsale_dbt_activation", select=ACTIVATION, exclude=DESTINATIONS
 )
 nextsale_dbt_destinations = build_dbt_assets("nextsale_dbt_destinations", select=DESTINATIONS)
+
+
+@functools.cache
+def models_by_relation() -> dict[str, str]:
+    """`schema.table` -> the dbt model that builds it, from the manifest."""
+    nodes = json.loads(require_manifest().read_text())["nodes"].values()
+    return {
+        f"{n['schema']}.{n.get('alias') or n['name']}": n["name"]
+        for n in nodes
+        if n["resource_type"] == "model"
+    }
+
+
+def dbt_relation_key(relation: str) -> dg.AssetKey:
+    """The asset key of the dbt model that builds `relation` (`schema.table`, as ml.relations
+    names what the models read)."""
+    return dbt_model_key(models_by_relation()[relation])
 
 
 def dbt_model_key(name: str) -> dg.AssetKey:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from dagster_project.resources import Warehouse
+from dagster_project.resources import WarehouseResource
 from nextsale.contracts import CONTRACTS, Contract
 from nextsale.ingest import TableLoad, ingest_table, reconcile
 from nextsale.warehouse import publish_raw
@@ -93,7 +93,9 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
             ),
         ],
     )
-    def _ingest(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def _ingest(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         load = ingest_table(warehouse.database, contract, warehouse.landing)
         mismatches = reconcile(warehouse.database, contract)
         # on a server target dbt reads raw from there: send it the validated rows

@@ -10,11 +10,11 @@ import dagster as dg
 import pandas as pd
 
 from dagster_project.assets import DAILY_FRESHNESS
-from dagster_project.assets.dbt import dbt_model_key
-from dagster_project.resources import Warehouse
+from dagster_project.assets.dbt import dbt_model_key, dbt_relation_key
+from dagster_project.resources import WarehouseResource
 from ml import artifacts
 from ml import offers as offer_model
-from ml.data import read_calendar, read_snapshot
+from ml.data import TABLES, read_calendar, read_snapshot
 from ml.score import (
     cross_sell_candidates,
     customer_scores,
@@ -22,15 +22,11 @@ from ml.score import (
     offer_reasons,
     write_table,
 )
-from ml.specs import OFFER_SPECS, SPECS, ModelSpec
+from ml.specs import CANDIDATES_SPEC, OFFER_SPECS, SPECS, ModelSpec
 from ml.train import train_and_evaluate
 from nextsale import charts
 from nextsale.charts import rounded
 
-SNAPSHOTS = {
-    "customer": dbt_model_key("ml_training_snapshots"),
-    "cross_sell": dbt_model_key("ml_cross_sell_training_snapshots"),
-}
 OFFER_REASONS = dg.AssetKey(["scores", "offer_reasons"])
 GATE_CHECK = "beats_baselines"
 CARD = "card.md"  # the model card of a version, written beside its manifest by the asset
@@ -130,7 +126,7 @@ def model_description(spec: ModelSpec, artifacts_dir: Path | None) -> str:
 
 
 def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.AssetsDefinition:
-    deps = [SNAPSHOTS[spec.snapshot]]
+    deps = [dbt_relation_key(TABLES[(spec.snapshot, "training")])]
 
     @dg.asset(
         name=spec.name,
@@ -152,7 +148,7 @@ def build_model_asset(spec: ModelSpec, artifacts_dir: Path | None = None) -> dg.
             )
         ],
     )
-    def _model(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    def _model(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         tables = warehouse.client()
         frame = read_snapshot(tables, spec.snapshot, "training")
         calendar = read_calendar(tables)
@@ -238,7 +234,7 @@ OFFER_CHOICES = dg.AssetKey(["scores", "offer_choices"])
         )
     ],
 )
-def customer_scores_asset(warehouse: Warehouse):
+def customer_scores_asset(warehouse: WarehouseResource):
     models = {name: artifacts.load(warehouse.artifacts, name) for name in SPECS}
     scores = customer_scores(warehouse.client(), models)
     rows = write_table(warehouse.client(), "customer_scores", scores)
@@ -296,15 +292,18 @@ def score_headlines(scores: pd.DataFrame) -> dict[str, float]:
     key=CROSS_SELL_CANDIDATES,
     group_name="ml",
     freshness_policy=DAILY_FRESHNESS,
-    deps=[dbt_model_key("ml_cross_sell_scoring_snapshot"), model_key("cross_sell")],
+    deps=[
+        dbt_relation_key(TABLES[(CANDIDATES_SPEC.snapshot, "scoring")]),
+        model_key(CANDIDATES_SPEC.name),
+    ],
     kinds={"duckdb", "python"},
     description="Every category a past buyer has not bought and could be offered, with the "
     "published cross-sell model's propensity. next_best_offers (dbt) ranks them by propensity "
     "x margin and picks the product.",
 )
-def cross_sell_candidates_asset(warehouse: Warehouse) -> dg.MaterializeResult:
+def cross_sell_candidates_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
     candidates = cross_sell_candidates(
-        warehouse.client(), artifacts.load(warehouse.artifacts, "cross_sell")
+        warehouse.client(), artifacts.load(warehouse.artifacts, CANDIDATES_SPEC.name)
     )
     rows = write_table(warehouse.client(), "cross_sell_candidates", candidates)
     return dg.MaterializeResult(
@@ -332,7 +331,7 @@ def cross_sell_candidates_asset(warehouse: Warehouse) -> dg.MaterializeResult:
     "incremental margin (offer_uplift), on a channel they consented to, with why. "
     "next_best_offers (dbt) joins it on.",
 )
-def offer_choices_asset(warehouse: Warehouse) -> dg.MaterializeResult:
+def offer_choices_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
     choices = offer_choices(warehouse.client(), offer_model.load(warehouse.artifacts))
     rows = write_table(warehouse.client(), "offer_choices", choices)
     return dg.MaterializeResult(
@@ -360,7 +359,7 @@ def offer_choices_asset(warehouse: Warehouse) -> dg.MaterializeResult:
     "their cross-sell and upsell offers, in words, from the published models' exact per-feature "
     "contributions (TreeSHAP). The destination tables carry them; nobody else is explained.",
 )
-def offer_reasons_asset(warehouse: Warehouse) -> dg.MaterializeResult:
+def offer_reasons_asset(warehouse: WarehouseResource) -> dg.MaterializeResult:
     started = time.perf_counter()
     models = {spec.name: artifacts.load(warehouse.artifacts, spec.name) for spec in OFFER_SPECS}
     reasons = offer_reasons(warehouse.client(), models)

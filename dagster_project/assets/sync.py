@@ -10,7 +10,7 @@ import dagster as dg
 
 from dagster_project.assets import DAILY_FRESHNESS
 from dagster_project.assets.dbt import dbt_model_key
-from dagster_project.resources import Warehouse
+from dagster_project.resources import WarehouseResource
 from nextsale.sync import DESTINATIONS, SyncError, sync
 from nextsale.sync.engine import AUDIENCE_COUNTS
 from nextsale.sync.state import recent_runs
@@ -59,7 +59,7 @@ def sync_destinations(environ: dict[str, str]) -> dict[str, SyncDestination]:
     "sendable to a destination that holds records nextsale sent, so its lists are not emptied; "
     "a destination never sent to has nothing to empty, and its first (dry) run goes on.",
 )
-def audiences_not_empty(warehouse: Warehouse) -> dg.AssetCheckResult:
+def audiences_not_empty(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     rows = warehouse.client().query(AUDIENCE_COUNTS).itertuples(index=False)
     rows = [(a, int(s), int(n)) for a, s, n in rows]
     sendable = sum(r[1] for r in rows)
@@ -149,7 +149,7 @@ def build_sync_asset(name: str) -> dg.AssetsDefinition:
         ],
     )
     def _sync(context: dg.AssetExecutionContext):
-        warehouse: Warehouse = context.resources.warehouse
+        warehouse: WarehouseResource = context.resources.warehouse
         credentials: SyncDestination = getattr(context.resources, resource_key)
         env = credentials.env(name)
         dry_run_dir = None

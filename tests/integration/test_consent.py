@@ -111,7 +111,6 @@ def daily_run_without_syncs(settings: Settings) -> dg.ExecuteInProcessResult:
     """`dg launch --assets 'not group:sync'`, the README's daily run."""
     from dagster_project.definitions import build_definitions
 
-    settings.export_for_dbt()
     defs = build_definitions(settings)
     keys = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] != "sync"]
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(

@@ -55,7 +55,6 @@ def materialize_all(settings: Settings, **dbt_config) -> dg.ExecuteInProcessResu
     """Every asset, syncs included (dry runs: no tokens), as `--select '*'` does."""
     from dagster_project.definitions import build_definitions
 
-    settings.export_for_dbt()
     defs = build_definitions(settings)
     config = {"config": dbt_config} if dbt_config else {}
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(

@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from nextsale.config import dbt_vars
 from nextsale.contracts import CONTRACTS
 from nextsale.sync import DESTINATIONS
 from tests.conftest import run_everything, settings_for
@@ -140,6 +141,7 @@ def test_dbt_unit_tests_pass(first_run, pipeline_settings):
             "test",
             "--select",
             "test_type:unit",
+            *("--vars", json.dumps(dbt_vars(pipeline_settings.duckdb_path))),
             "--profiles-dir",
             str(dbt_project.profiles_dir),
         ],
@@ -164,6 +166,7 @@ def test_dbt_docs_generate_and_every_mart_model_and_column_is_described(
             "generate",
             "--target-path",
             str(tmp_path),
+            *("--vars", json.dumps(dbt_vars(pipeline_settings.duckdb_path))),
             "--profiles-dir",
             str(dbt_project.profiles_dir),
         ],
@@ -256,7 +259,6 @@ CONSENT_STEP = [
 def materialise(settings, instance, keys, rebuild: bool = False) -> dg.ExecuteInProcessResult:
     from dagster_project.definitions import build_definitions
 
-    settings.export_for_dbt()
     defs = build_definitions(settings)
     config = {"ops": {"nextsale_dbt_models": {"config": {"reuse_unchanged": False}}}}
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(

@@ -43,18 +43,12 @@ COMPARED = {
 
 @pytest.fixture(scope="module")
 def postgres_settings(tmp_path_factory, generated) -> Iterator[Settings]:
-    saved = {k: os.environ.get(k) for k in ("NEXTSALE_DUCKDB_PATH", "NEXTSALE_DBT_TARGET")}
     with postgres_server() as connection:
-        os.environ.update(connection)
+        os.environ.update(connection)  # the server's address, as a user sets it
         settings = settings_for(tmp_path_factory.mktemp("postgres"), generated.out_dir, "postgres")
         yield settings
         for key in connection:
             os.environ.pop(key, None)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_dbt import DbtCliResource
 
-from dagster_project.dbt import dbt_project
-from nextsale.config import Settings
+from dagster_project.dbt import dbt_cli
+from nextsale.config import Settings, dbt_vars
 from nextsale.summary import read_summary
 from nextsale.sync import DESTINATIONS
 from tests.conftest import settings_for
@@ -134,9 +133,10 @@ def test_a_consent_flag_flipped_to_false_takes_the_person_off_email_audiences(co
     assert email in klaviyo.members(f"nextsale: {audience}")
     assert audience in hubspot.contacts[email]["nextsale_audiences"]
     # the CRM change reaches the activation tables the way the daily run does: through dbt
-    DbtCliResource(project_dir=dbt_project, target="duckdb").cli(
+    dbt_cli(copied).cli(
         [
             "build",
+            *("--vars", json.dumps(dbt_vars(copied.duckdb_path))),
             "--select",
             "stg_crm__contact_versions+,+tag:activation",
             "--exclude-resource-type",
@@ -202,9 +202,10 @@ def test_keys_never_change_under_a_person_and_a_merge_leaves_one_record(copied, 
             [account[1], guest[2], day_before],
         )
     assert {shopper, account[0], guest[0]} <= set(salesforce.records)
-    DbtCliResource(project_dir=dbt_project, target="duckdb").cli(
+    dbt_cli(copied).cli(
         [
             "build",
+            *("--vars", json.dumps(dbt_vars(copied.duckdb_path))),
             "--select",
             "stg_web__events+,+tag:activation stg_shop__orders+,+tag:activation",
             "--exclude-resource-type",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import dagster as dg
@@ -15,6 +16,7 @@ from dagster_project.automation import (
     landing_fingerprint,
 )
 from dagster_project.definitions import build_definitions
+from dagster_project.resources import WarehouseResource
 from nextsale.config import Settings
 
 
@@ -23,8 +25,6 @@ def test_daily_schedule_scores_at_six_utc_weekly_retrains_and_syncs_wait_for_cre
 ):
     for token in ("HUBSPOT_ACCESS_TOKEN", "KLAVIYO_API_KEY", "SALESFORCE_ACCESS_TOKEN"):
         monkeypatch.delenv(token, raising=False)
-    for exported in ("NEXTSALE_DUCKDB_PATH", "NEXTSALE_DBT_TARGET"):  # restored afterwards
-        monkeypatch.setenv(exported, os.environ.get(exported, ""))
     settings = Settings(
         tmp_path / "landing", tmp_path / "w.duckdb", tmp_path / "artifacts", "duckdb"
     )
@@ -59,8 +59,9 @@ def test_daily_schedule_scores_at_six_utc_weekly_retrains_and_syncs_wait_for_cre
     assert build_jobs(["klaviyo"])[1] is all_assets_job
     # and its dbt step keeps the identity history already built
     config = DbtBuildConfig(**DAILY_DBT_CONFIG["ops"]["nextsale_dbt_models"]["config"])
-    assert dbt_build_args(config)[-2:] == ["--vars", '{"refresh_history": false}']
-    assert "--vars" not in dbt_build_args(DbtBuildConfig())
+    warehouse = WarehouseResource.from_settings(settings)
+    assert json.loads(dbt_build_args(config, warehouse)[-1])["refresh_history"] is False
+    assert "refresh_history" not in json.loads(dbt_build_args(DbtBuildConfig(), warehouse)[-1])
 
 
 def test_sensor_requests_a_run_only_when_landing_files_change(tmp_path):

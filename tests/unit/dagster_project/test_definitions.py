@@ -14,6 +14,8 @@ import dagster as dg
 import pytest
 
 from dagster_project.assets.dbt import DbtBuildConfig, NextsaleDbtTranslator, dbt_build_args
+from dagster_project.resources import WarehouseResource
+from nextsale.config import dbt_vars
 from nextsale.contracts import CONTRACTS
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
@@ -101,12 +103,15 @@ def test_translator_groups_by_folder():
     assert group("currency_rates") == "staging"
 
 
-def test_scheduled_builds_skip_unit_tests_and_pass_the_as_of_date():
-    assert dbt_build_args(DbtBuildConfig()) == ["build", "--exclude-resource-type", "unit_test"]
-    assert dbt_build_args(DbtBuildConfig(as_of_date="2026-01-31"))[-2:] == [
-        "--vars",
-        '{"as_of_date": "2026-01-31"}',
-    ]
+def test_scheduled_builds_skip_unit_tests_and_pass_the_warehouse_and_the_as_of_date(tmp_path):
+    warehouse = WarehouseResource(
+        duckdb_path=str(tmp_path / "w.duckdb"), landing_dir="", artifacts_dir=""
+    )
+    plain = dbt_build_args(DbtBuildConfig(), warehouse)
+    assert plain[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
+    assert json.loads(plain[-1]) == dbt_vars(tmp_path / "w.duckdb")
+    dated = json.loads(dbt_build_args(DbtBuildConfig(as_of_date="2026-01-31"), warehouse)[-1])
+    assert dated == {**dbt_vars(tmp_path / "w.duckdb"), "as_of_date": "2026-01-31"}
 
 
 def test_what_people_act_on_is_expected_daily(defs):
